@@ -513,11 +513,21 @@ func (d *Dialect) Scan(raw []byte) (mti, stan string, err error) {
 		if def == nil {
 			return mti, "", ferr(de, "not a data element of this dialect")
 		}
-		sp, n, err := d.readField(def, raw, pos, &digits)
+		if de != 11 {
+			// Only the extent of fields 2..10 matters here: a malformed value (a PAN with
+			// a letter) still leaves DE 11 readable, so the host can answer 30 (§9).
+			n, err := skipField(def, raw[pos:])
+			if err != nil {
+				return mti, "", err
+			}
+			pos += n
+			continue
+		}
+		sp, _, err := d.readField(def, raw, pos, &digits)
 		if err != nil {
 			return mti, "", err
 		}
-		if de == 11 {
+		{
 			var v []byte
 			if sp.fromDigits {
 				v = digits[sp.start:sp.end]
@@ -529,7 +539,35 @@ func (d *Dialect) Scan(raw []byte) (mti, stan string, err error) {
 			}
 			return mti, string(v), nil
 		}
-		pos += n
 	}
 	return mti, "", ferr(11, "absent")
+}
+
+// skipField returns the byte size of the field at the start of src (prefix included)
+// without checking its content.
+func skipField(def *fieldDef, src []byte) (int, error) {
+	length, read, err := readLen(def, src)
+	if err != nil {
+		return 0, err
+	}
+	var n int
+	switch def.enc {
+	case encASCII:
+		n = length
+		if def.class == classXN {
+			n++
+		}
+	case encBCD:
+		n = (length + 1) / 2
+	case encSigned:
+		n = 1 + (length+1)/2
+	case encHex:
+		n = 2 * length
+	default:
+		n = length
+	}
+	if len(src)-read < n {
+		return 0, ferr(def.de, "truncated")
+	}
+	return read + n, nil
 }

@@ -3,6 +3,7 @@ package specs
 import (
 	"bytes"
 	"encoding/hex"
+	"fmt"
 	"reflect"
 	"testing"
 )
@@ -73,7 +74,7 @@ func goldens() []golden {
 			name: "0420",
 			msg: Message{MTI: "0420", ProcessingCode: "500000", Amount: "000000012345",
 				TransmissionDateTime: "1121201600", STAN: "000124", AcquirerID: "12345",
-				TerminalID: "TERM0001",
+				TerminalID:   "TERM0001",
 				OriginalData: "0200" + "000123" + "1121201530" + "00000012345" + "00000000000"},
 			pc: "0420" + "B220000100800000" + "0000004000000000" + "500000" + "000000012345" +
 				"1121201600" + "000124" + "05" + "12345" + "TERM0001" +
@@ -206,5 +207,39 @@ func TestTermOddPAN(t *testing.T) {
 	var back Message
 	if err := term.Unpack(got, &back); err != nil || !reflect.DeepEqual(back, m) {
 		t.Fatalf("unpack = %+v, %v", back, err)
+	}
+}
+
+// One Dialect is shared by every connection: concurrent use must be safe (run with -race).
+func TestConcurrentUse(t *testing.T) {
+	pc, term := dialects(t)
+	g := goldens()
+	done := make(chan error, 8)
+	for i := 0; i < 8; i++ {
+		go func(i int) {
+			d, gv := pc, g[i%len(g)]
+			raw := gv.pc
+			if i%2 == 1 {
+				d, raw = term, gv.term
+			}
+			for j := 0; j < 200; j++ {
+				var m Message
+				if err := d.Unpack([]byte(raw), &m); err != nil {
+					done <- err
+					return
+				}
+				out, err := d.Pack(&m)
+				if err != nil || string(out) != raw {
+					done <- fmt.Errorf("%s %s: repack differs (%v)", d.Name(), gv.name, err)
+					return
+				}
+			}
+			done <- nil
+		}(i)
+	}
+	for i := 0; i < 8; i++ {
+		if err := <-done; err != nil {
+			t.Fatal(err)
+		}
 	}
 }
