@@ -248,9 +248,11 @@ func (p *parser) institution(n *yaml.Node) (*Institution, []binRoute) {
 		in.accept = append(in.accept, prefix)
 	}
 	if c, ok := f["currency"]; ok && !isNull(c) {
-		s, _ := p.str(c, "currency")
+		s, ok := p.str(c, "currency")
 		v, err := strconv.ParseUint(s, 10, 16)
-		if err != nil || v < 1 || v > 999 || !isDigits(s) {
+		if !ok {
+			// reported by str
+		} else if err != nil || v < 1 || v > 999 || !isDigits(s) {
 			p.errorf(c.Line, "institution %s: currency %q: want an ISO 4217 numeric code 1 to 999", id, s)
 		} else {
 			in.Currency = uint16(v)
@@ -284,8 +286,8 @@ func (p *parser) binRange(n *yaml.Node, inst string) (BINRange, bool) {
 			p.errorf(n.Line, "institution %s: bin range: give either prefix or low and high, not both", inst)
 			return r, false
 		}
-		s, _ := p.str(pre, "prefix")
-		if !p.binDigits(pre.Line, inst, "prefix", s) {
+		s, ok := p.str(pre, "prefix")
+		if !ok || !p.binDigits(pre.Line, inst, "prefix", s) {
 			return r, false
 		}
 		return BINRange{Low: s, High: s}, true
@@ -437,8 +439,9 @@ func (p *parser) terminal(n *yaml.Node) (*Terminal, int) {
 		t.Kind = k
 	}
 	if ca, ok := f["card_acceptor"]; ok && !isNull(ca) {
-		s, _ := p.str(ca, "card_acceptor")
-		if len(s) > maxCardAcceptor || !isPrintable(s) || strings.TrimSpace(s) != s {
+		if s, ok := p.str(ca, "card_acceptor"); !ok {
+			// reported by str
+		} else if len(s) > maxCardAcceptor || !isPrintable(s) || strings.TrimSpace(s) != s {
 			p.errorf(ca.Line, "terminal %s: card_acceptor %q: want up to %d printable ASCII characters, no leading or trailing spaces (DE 42)", id, s, maxCardAcceptor)
 		} else {
 			t.CardAcceptor = s
