@@ -1,0 +1,286 @@
+package hostswitch
+
+import (
+	"bufio"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/billswitch/billswitch/specs"
+	"github.com/billswitch/billswitch/terminals"
+	"github.com/rs/zerolog"
+)
+
+// maxUnreadable is how many frames in a row whose MTI or DE 11 cannot be read close
+// the connection (§9).
+const maxUnreadable = 3
+
+// writeCoalesce is how many bytes of queued responses the writer gathers into one write.
+const writeCoalesce = 32 << 10
+
+// conn is one accepted connection: a reader goroutine (frames in, requests to the
+// handler pool), a writer goroutine (responses out under a write deadline) and the
+// per-connection state (sign-on).
+//
+// In-flight accounting: the reader takes a slot (c.slots) for each request before it
+// is handled and the writer gives it back once the response is written (or discarded,
+// the connection being dead). c.out has as many places as there are slots, so a
+// finished handler never waits to queue its response, and a peer that does not read
+// holds up nothing but its own reader.
+type conn struct {
+	h      *Host
+	l      *listener
+	nc     net.Conn
+	id     terminals.ConnID
+	remote string
+	log    zerolog.Logger
+	since  time.Time
+
+	slots   chan struct{}
+	out     chan *[]byte
+	pending sync.WaitGroup // requests read and not yet answered or dropped
+
+	closeOnce  sync.Once
+	closed     chan struct{}
+	writerQuit chan struct{}
+
+	// signedOnAs is the institution this PC connection signed on for (nil: not signed on).
+	signedOnAs atomic.Pointer[string]
+	// termSignedOn: a terminal sent 0800/001 (informational; terminals need no sign-on).
+	termSignedOn atomic.Bool
+	// writing is the time the writer's current socket write began (0: not writing).
+	writing atomic.Int64
+
+	framesIn, framesOut atomic.Uint64
+}
+
+func newConn(h *Host, l *listener, nc net.Conn, id terminals.ConnID, remote string) *conn {
+	return &conn{
+		h: h, l: l, nc: nc, id: id, remote: remote,
+		log:        h.log.With().Str("link", l.name).Uint64("conn", uint64(id)).Str("remote", remote).Logger(),
+		since:      time.Now(),
+		slots:      make(chan struct{}, h.cfg.InFlightPerConn),
+		out:        make(chan *[]byte, h.cfg.InFlightPerConn),
+		closed:     make(chan struct{}),
+		writerQuit: make(chan struct{}),
+	}
+}
+
+// close closes the socket once; the first reason is the one logged and counted.
+func (c *conn) close(label, detail string) {
+	c.closeOnce.Do(func() {
+		close(c.closed)
+		_ = c.nc.Close()
+		c.h.metrics.conns.WithLabelValues(c.l.name).Dec()
+		c.h.metrics.closed.WithLabelValues(c.l.name, label).Inc()
+		ev := c.log.Info()
+		if label == "protocol" || label == "unreadable" || label == "write_timeout" || label == "write_error" {
+			ev = c.log.Warn()
+		}
+		ev.Str("event", "closed").Str("reason", label).Str("detail", detail).
+			Uint64("frames_in", c.framesIn.Load()).Uint64("frames_out", c.framesOut.Load()).
+			Dur("open", time.Since(c.since)).Msg("connection closed")
+	})
+}
+
+func (c *conn) isClosed() bool {
+	select {
+	case <-c.closed:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopReading makes a blocked read return now (Shutdown). The reader checks
+// Host.draining after setting its own deadline, so this cannot be overwritten unseen.
+func (c *conn) stopReading() { _ = c.nc.SetReadDeadline(time.Unix(1, 0)) }
+
+// readLoop reads frames until the peer goes, a protocol violation, a write failure or
+// Shutdown; then it waits for the requests already read to be answered and closes.
+func (c *conn) readLoop() {
+	defer c.h.wg.Done()
+	fr := c.l.dialect.Framer()
+	br := bufio.NewReaderSize(c.nc, 16<<10)
+	buf := make([]byte, 0, 1024)
+	unreadable := 0
+	label, detail, now := "", "", false // now: close at once, without draining
+	for {
+		var dl time.Time
+		if c.h.cfg.ReadIdleTimeout > 0 {
+			dl = time.Now().Add(c.h.cfg.ReadIdleTimeout)
+		}
+		_ = c.nc.SetReadDeadline(dl)
+		if c.h.draining.Load() {
+			label, detail = "shutdown", "host shutting down"
+			break
+		}
+		frame, err := fr.ReadFrame(br, buf)
+		if err != nil {
+			label, detail, now = c.readError(err)
+			break
+		}
+		if cap(frame) > cap(buf) {
+			buf = frame[:0]
+		}
+		read := time.Now()
+		c.framesIn.Add(1)
+		mti, stan, err := c.l.dialect.Scan(frame)
+		if err != nil {
+			unreadable++
+			c.h.metrics.dropped.WithLabelValues(c.l.name, "unreadable").Inc()
+			// Never the bytes: only their length and the reason (specs errors hold none).
+			c.log.Warn().Str("event", "dropped").Str("reason", "unreadable").Str("error", err.Error()).
+				Int("len", len(frame)).Int("in_a_row", unreadable).Msg("frame dropped: MTI or DE 11 unreadable")
+			if unreadable >= maxUnreadable {
+				label, detail, now = "unreadable", "three unreadable frames in a row", true
+				break
+			}
+			continue
+		}
+		unreadable = 0
+		if !c.acquire(c.slots) {
+			label, detail = "closed", "closed while waiting for an in-flight slot"
+			break
+		}
+		c.pending.Add(1)
+		in := &inbound{mti: mti, stan: stan, read: read, frame: c.h.getBuf()}
+		*in.frame = append((*in.frame)[:0], frame...)
+		if p := c.signedOnAs.Load(); p != nil {
+			in.signedOnAs = *p
+		}
+		in.termSignedOn = c.termSignedOn.Load()
+		if mti == "0800" {
+			// Network management is served in order by the reader itself, so that a
+			// request read after a sign-on sees it.
+			c.deliver(c.process(in))
+			continue
+		}
+		if !c.acquire(c.h.workers) {
+			c.h.putBuf(in.frame)
+			c.deliver(nil)
+			label, detail = "closed", "closed while waiting for a handler"
+			break
+		}
+		c.h.wg.Add(1)
+		go c.serve(in)
+	}
+	if now {
+		c.close(label, detail)
+	}
+	c.pending.Wait()
+	c.close(label, detail)
+	close(c.writerQuit)
+	c.h.forget(c)
+}
+
+// acquire takes a place in sem, unless the connection closes first.
+func (c *conn) acquire(sem chan struct{}) bool {
+	select {
+	case sem <- struct{}{}:
+		return true
+	default:
+	}
+	select {
+	case sem <- struct{}{}:
+		return true
+	case <-c.closed:
+		return false
+	}
+}
+
+// readError classifies why reading stopped: a close label, a detail for the log, and
+// whether to close at once (protocol violations) rather than after draining.
+func (c *conn) readError(err error) (label, detail string, now bool) {
+	switch {
+	case errors.Is(err, specs.ErrFrameEmpty), errors.Is(err, specs.ErrFrameTooLarge), errors.Is(err, specs.ErrFrameHeader):
+		return "protocol", err.Error(), true
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		if c.h.draining.Load() {
+			return "shutdown", "host shutting down", false
+		}
+		return "idle", "no frame within the read idle timeout", false
+	case errors.Is(err, io.EOF):
+		return "peer", "closed by peer", false
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return "peer", "closed by peer within a frame", false
+	case errors.Is(err, net.ErrClosed):
+		return "closed", "socket closed", false
+	}
+	return "read_error", err.Error(), false
+}
+
+// serve runs one request on a handler-pool place.
+func (c *conn) serve(in *inbound) {
+	defer c.h.wg.Done()
+	out := c.process(in)
+	<-c.h.workers // free the pool before queueing: writing is the connection's own business
+	c.deliver(out)
+}
+
+// deliver queues a response frame for the writer (never blocks: see conn), or gives
+// back the slot of a request that gets no response.
+func (c *conn) deliver(frame *[]byte) {
+	if frame == nil {
+		<-c.slots
+		c.pending.Done()
+		return
+	}
+	c.out <- frame
+}
+
+// writeLoop writes queued responses, several in one write when they queue up, each
+// write under the write deadline. A failed write closes the connection; what is
+// queued after that is discarded (and its slots given back) until the reader quits.
+func (c *conn) writeLoop() {
+	defer c.h.wg.Done()
+	wbuf := make([]byte, 0, 4096)
+	for {
+		var f *[]byte
+		select {
+		case f = <-c.out:
+		case <-c.writerQuit:
+			return
+		}
+		n := 1
+		wbuf = append(wbuf[:0], *f...)
+		c.h.putBuf(f)
+	gather:
+		for len(wbuf) < writeCoalesce {
+			select {
+			case f = <-c.out:
+				wbuf = append(wbuf, *f...)
+				c.h.putBuf(f)
+				n++
+			default:
+				break gather
+			}
+		}
+		if !c.isClosed() {
+			start := time.Now()
+			c.writing.Store(start.UnixNano())
+			_ = c.nc.SetWriteDeadline(start.Add(c.h.cfg.WriteTimeout))
+			_, err := c.nc.Write(wbuf)
+			c.writing.Store(0)
+			switch {
+			case err == nil:
+				c.framesOut.Add(uint64(n))
+			case errors.Is(err, os.ErrDeadlineExceeded):
+				c.close("write_timeout", "peer did not read within the write timeout")
+			default:
+				c.close("write_error", err.Error())
+			}
+		}
+		if cap(wbuf) > 4*writeCoalesce {
+			wbuf = make([]byte, 0, 4096)
+		}
+		for range n {
+			<-c.slots
+			c.pending.Done()
+		}
+	}
+}
