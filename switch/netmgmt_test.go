@@ -71,7 +71,9 @@ func TestSignOnRule(t *testing.T) {
 	wantResp(t, a.roundTrip(a.request("0200")), "0210", "12") // no handler yet
 	wantResp(t, a.roundTrip(a.request("0100")), "0110", "00")
 	mu.Lock()
-	defer mu.Unlock()
+	got := append([]Session(nil), seen...)
+	mu.Unlock()
+	seen = got
 	if len(seen) != 1 || !seen[0].SignedOn || seen[0].Institution != demoPC || seen[0].Terminal == nil || seen[0].Terminal.ID != demoATM {
 		t.Fatalf("handler session %+v", seen)
 	}
