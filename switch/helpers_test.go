@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -288,4 +289,10 @@ func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// waitLog waits for a log line containing s (lines are written just after the event).
+func (th *testHost) waitLog(t testing.TB, s string) {
+	t.Helper()
+	waitFor(t, 5*time.Second, "log "+s, func() bool { return strings.Contains(th.logs.String(), s) })
 }
