@@ -74,12 +74,12 @@ func TestConnConcurrentMatching(t *testing.T) {
 	defer c.Close()
 	o := Origin{Link: specs.LinkPC, Institution: "100001", Terminal: "ATM00001", Keys: NewKeys()}
 	var wg sync.WaitGroup
-	errs := make(chan error, 64)
-	for g := 0; g < 64; g++ {
+	errs := make(chan error, 32)
+	for g := 0; g < 32; g++ {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 50; i++ {
+			for i := 0; i < 25; i++ {
 				req := o.Payment(AccountTarget("P", "A"), 1, PaymentOptions{})
 				resp, err := c.RoundTripTimeout(req, 5*time.Second)
 				if err != nil {
@@ -98,7 +98,7 @@ func TestConnConcurrentMatching(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	if s := c.Stats(); s.Sent != 64*50 || s.Received != 64*50 || s.Unmatched != 0 {
+	if s := c.Stats(); s.Sent != 32*25 || s.Received != 32*25 || s.Unmatched != 0 {
 		t.Fatalf("stats %+v", s)
 	}
 }
