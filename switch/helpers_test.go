@@ -78,10 +78,14 @@ func startHost(t testing.TB, cfg Config, register func(*Router)) *testHost {
 	if cfg.TerminalAddr == "" {
 		cfg.TerminalAddr = "127.0.0.1:0"
 	}
+	logger := zerolog.New(logs)
+	if _, ok := t.(*testing.B); ok {
+		logger = zerolog.New(io.Discard) // a benchmark's lines would only grow the buffer
+	}
 	h, err := New(cfg, Deps{
 		PC: pc, Terminal: term, Directory: terminals.Demo(),
 		BusinessDate: func() string { return testBizDate },
-		Logger:       zerolog.New(logs),
+		Logger:       logger,
 	})
 	if err != nil {
 		t.Fatal(err)
