@@ -59,6 +59,10 @@ func TestBadInput(t *testing.T) {
 				t.Fatalf("DE 11 %q, want %q", resp.STAN, r.STAN)
 			}
 			wantResp(t, resp, "0210", "30")
+			// FM03 as the kit sends it: DE 48 well framed, its sub-element length past its end.
+			r = p.request("0200")
+			r.AdditionalData = "01008AZERISIQ02099" + "1000000001"
+			wantResp(t, p.roundTrip(r), "0210", "30")
 			// An MTI the host does not serve → its response MTI with 12.
 			wantResp(t, p.roundTrip(p.request("0300")), "0310", "12")
 			wantResp(t, p.roundTrip(p.request("0220")), "0230", "12")

@@ -137,7 +137,8 @@ func (c *conn) call(h Handler, s Session, req *specs.Message) (resp *specs.Messa
 }
 
 // mandatory returns why req lacks a mandatory field (host-iso8583.md §2, §9), or "".
-// Formats were checked by Unpack; DE 7 is also checked to be a plausible date and time.
+// Formats were checked by Unpack; DE 7 is also checked to be a plausible date and time,
+// and DE 48, when present, to be a readable TT LLL VALUE sequence.
 func (c *conn) mandatory(req *specs.Message) string {
 	if !validDE7(req.TransmissionDateTime) {
 		if req.TransmissionDateTime == "" {
@@ -167,6 +168,12 @@ func (c *conn) mandatory(req *specs.Message) string {
 	case "08":
 		if req.NetworkCode == "" {
 			return "DE 70 missing"
+		}
+	}
+	// §6: DE 48 unreadable is a format error, whatever the handler.
+	if req.AdditionalData != "" {
+		if _, err := specs.ParseDE48(req.AdditionalData); err != nil {
+			return "DE 48 unreadable: " + err.Error()
 		}
 	}
 	return ""
