@@ -1,0 +1,344 @@
+package billpay
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"hash"
+	"io"
+	"os"
+
+	"github.com/billswitch/billswitch/billpay/debtfile"
+	"github.com/billswitch/billswitch/ledger"
+)
+
+// Refusal says why a debt list was not applied.
+type Refusal uint8
+
+const (
+	RefusedUnknownProvider Refusal = iota + 1
+	RefusedDuplicate               // file-id already applied (provider-exchange.md §1)
+	RefusedStale                   // created older than the provider's last applied file
+	RefusedSignature               // missing or bad signature for a provider with a key
+	RefusedBadFile                 // not a well-formed debts file
+	RefusedBadRecords              // one or more invalid records (see Report)
+	RefusedChanged                 // the file changed between the passes
+)
+
+var refusalNames = [...]string{RefusedUnknownProvider: "unknown provider", RefusedDuplicate: "duplicate file-id",
+	RefusedStale: "stale file", RefusedSignature: "bad signature", RefusedBadFile: "bad file",
+	RefusedBadRecords: "bad records", RefusedChanged: "file changed while importing"}
+
+func (r Refusal) String() string {
+	if int(r) < len(refusalNames) && refusalNames[r] != "" {
+		return refusalNames[r]
+	}
+	return fmt.Sprintf("refusal(%d)", uint8(r))
+}
+
+// ImportError is a refused debt list: nothing of it was applied.
+type ImportError struct {
+	Reason Refusal
+	Msg    string
+	Report debtfile.Report // for RefusedBadRecords: every bad record by line (up to the cap)
+}
+
+func (e *ImportError) Error() string {
+	s := "billpay: import refused: " + e.Reason.String() + ": " + e.Msg
+	for _, re := range e.Report.Errors {
+		s += "\n  " + re.Error()
+	}
+	if e.Report.More > 0 {
+		s += fmt.Sprintf("\n  … and %d more", e.Report.More)
+	}
+	return s
+}
+
+// ImportRequest is one debt list to apply.
+type ImportRequest struct {
+	// Open opens the file from its start; it is called once per pass (the file is read
+	// as a stream, never held in memory).
+	Open func() (io.ReadCloser, error)
+	// Signature is the content of FILE.sig (base64), nil when none came.
+	Signature []byte
+	// Progress, when set, gets the bytes read of each pass (pass 1 = validate, 2 = apply).
+	Progress func(pass int, bytesRead int64)
+	// MaxErrors caps the bad records named in a refusal (default 100).
+	MaxErrors int
+}
+
+// ImportResult is an applied debt list.
+type ImportResult struct {
+	Header   debtfile.Header
+	Accounts int // accounts in the file
+	Debts    int
+	Closed   int // accounts the file closed (status="closed")
+}
+
+// ImportFile applies the debt list at path, with the signature at sigPath ("" = none).
+func (c *Core) ImportFile(ctx context.Context, path, sigPath string, progress func(pass int, n int64)) (*ImportResult, error) {
+	req := ImportRequest{Open: func() (io.ReadCloser, error) { return os.Open(path) }, Progress: progress}
+	if sigPath != "" {
+		sig, err := os.ReadFile(sigPath)
+		if err != nil {
+			return nil, err
+		}
+		req.Signature = sig
+	}
+	return c.Import(ctx, req)
+}
+
+// ImportBytes applies a debt list held in memory (tests, the demo's embedded fixture).
+func (c *Core) ImportBytes(ctx context.Context, file, sig []byte) (*ImportResult, error) {
+	return c.Import(ctx, ImportRequest{Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(file)), nil }, Signature: sig})
+}
+
+// hashingReader hashes what is read through it.
+type hashingReader struct {
+	r io.Reader
+	h hash.Hash
+}
+
+func (h *hashingReader) Read(p []byte) (int, error) {
+	n, err := h.r.Read(p)
+	h.h.Write(p[:n])
+	return n, err
+}
+
+func (c *Core) pass(req *ImportRequest, fn func(io.Reader) error) ([32]byte, error) {
+	f, err := req.Open()
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer f.Close()
+	hr := &hashingReader{r: f, h: sha256.New()}
+	if err := fn(hr); err != nil {
+		return [32]byte{}, err
+	}
+	// Hash what the pass left unread (nothing, for a well-formed file).
+	if _, err := io.Copy(io.Discard, hr); err != nil {
+		return [32]byte{}, err
+	}
+	return [32]byte(hr.h.Sum(nil)), nil
+}
+
+// Import applies a debt list (provider-exchange.md §1) whole or not at all:
+//
+//  1. the header names a registered provider; the file-id was never applied; created
+//     is not older than the provider's last applied file;
+//  2. when the provider has a public key, the detached signature verifies;
+//  3. pass 1 validates every record (any bad one refuses the file with a report);
+//  4. pass 2 streams the records into one ledger command (its WriteFunc), with the
+//     provider's payments held off by its import lock, and records the file-id.
+//
+// Every pass hashes the bytes it read; a file that changed between passes is refused
+// and nothing is applied.
+func (c *Core) Import(ctx context.Context, req ImportRequest) (*ImportResult, error) {
+	var hdr debtfile.Header
+	_, err := c.pass(&req, func(r io.Reader) error {
+		rd, err := debtfile.NewReader(r, debtfile.Options{})
+		if err != nil {
+			return err
+		}
+		hdr = rd.Header()
+		return nil
+	})
+	if err != nil {
+		return nil, fileRefusal(err)
+	}
+	prov, ok := c.Registry().Provider(hdr.Provider)
+	if !ok {
+		return nil, &ImportError{Reason: RefusedUnknownProvider, Msg: fmt.Sprintf("provider %q is not registered", hdr.Provider)}
+	}
+	var sigHash [32]byte
+	if prov.PublicKey != nil {
+		if len(req.Signature) == 0 {
+			return nil, &ImportError{Reason: RefusedSignature, Msg: fmt.Sprintf("%s has a public key; the file comes without a signature", prov.Code)}
+		}
+		sigHash, err = c.pass(&req, func(r io.Reader) error { return debtfile.VerifySignature(prov.PublicKey, r, req.Signature) })
+		if err != nil {
+			return nil, &ImportError{Reason: RefusedSignature, Msg: err.Error()}
+		}
+	}
+	// Payments to this provider wait while the file is checked against the store and
+	// applied, so the netting sees every payment and none slips between the passes.
+	pl := c.provLock(prov.Code)
+	pl.Lock()
+	defer pl.Unlock()
+	view, err := c.l.View()
+	if err != nil {
+		return nil, err
+	}
+	defer view.Close()
+	pr, err := getProviderRec(view, prov.Code)
+	if err != nil {
+		return nil, err
+	}
+	if _, dup, err := view.Get(fileKey(prov.Code, hdr.FileID)); err != nil {
+		return nil, err
+	} else if dup {
+		return nil, &ImportError{Reason: RefusedDuplicate, Msg: fmt.Sprintf("file-id %s of %s was already applied", hdr.FileID, prov.Code)}
+	}
+	if hdr.Created.Unix() < pr.LastCreated {
+		return nil, &ImportError{Reason: RefusedStale, Msg: fmt.Sprintf("created %s is older than the last applied file %s of %s",
+			hdr.Created.Format("2006-01-02T15:04:05Z07:00"), pr.LastFileID, prov.Code)}
+	}
+	opts := debtfile.Options{MinorDigits: prov.MinorDigits, MaxErrors: req.MaxErrors,
+		Service: func(code string) bool { _, _, ok := prov.Service(code); return ok }}
+	if req.Progress != nil {
+		opts.Progress = func(n int64) { req.Progress(1, n) }
+	}
+	var rep debtfile.Report
+	h1, err := c.pass(&req, func(r io.Reader) error {
+		var err error
+		_, rep, err = debtfile.Validate(r, opts)
+		return err
+	})
+	if err != nil {
+		return nil, fileRefusal(err)
+	}
+	if !rep.OK() {
+		return nil, &ImportError{Reason: RefusedBadRecords, Msg: fmt.Sprintf("%d bad records", len(rep.Errors)+rep.More), Report: rep}
+	}
+	if prov.PublicKey != nil && sigHash != h1 {
+		return nil, &ImportError{Reason: RefusedChanged, Msg: "the file changed after its signature was checked"}
+	}
+
+	through := uint32(hdr.RegistersThrough.Year()*10000 + int(hdr.RegistersThrough.Month())*100 + hdr.RegistersThrough.Day())
+	gen := pr.FullGen
+	if hdr.Mode == debtfile.ModeFull {
+		gen++
+	}
+	res := &ImportResult{Header: hdr}
+	if req.Progress != nil {
+		opts.Progress = func(n int64) { req.Progress(2, n) }
+	}
+	var errChanged = errors.New("file changed")
+	apply := func(w ledger.Writer) error {
+		h2, err := c.pass(&req, func(r io.Reader) error {
+			rd, err := debtfile.NewReader(r, opts)
+			if err != nil {
+				return err
+			}
+			var buf []byte
+			for {
+				a, err := rd.Next()
+				if err == io.EOF {
+					break
+				}
+				if err != nil {
+					return err
+				}
+				old, err := getAccount(view, prov.Code, a.Number)
+				if err != nil {
+					return err
+				}
+				rec := mergeAccount(old, a, gen, through)
+				res.Accounts++
+				res.Debts += len(a.Debts)
+				if a.Closed {
+					res.Closed++
+				}
+				buf = rec.encode(buf[:0])
+				if err := w.Set(accountKey(prov.Code, a.Number), buf); err != nil {
+					return err
+				}
+			}
+			if !rd.Valid() {
+				return errChanged
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		if h2 != h1 {
+			return errChanged
+		}
+		npr := providerRec{FullGen: gen, LastCreated: hdr.Created.Unix(), LastFileID: hdr.FileID}
+		if err := w.Set(providerKey(prov.Code), npr.encode()); err != nil {
+			return err
+		}
+		e := enc{b: []byte{recFormat, byte(hdr.Mode)}}
+		e.i(hdr.Created.Unix())
+		e.u(uint64(res.Accounts))
+		e.u(uint64(res.Debts))
+		e.by(h1[:])
+		return w.Set(fileKey(prov.Code, hdr.FileID), e.b)
+	}
+	out, err := c.l.Submit(ctx, &ledger.Command{Key: []byte(cmdImport + prov.Code + "/" + hdr.FileID), RequestHash: h1, WriteFunc: apply})
+	switch {
+	case errors.Is(err, errChanged):
+		return nil, &ImportError{Reason: RefusedChanged, Msg: "the file changed between the passes"}
+	case errors.Is(err, ledger.ErrConflict):
+		return nil, &ImportError{Reason: RefusedDuplicate, Msg: fmt.Sprintf("file-id %s of %s was already applied with other content", hdr.FileID, prov.Code)}
+	case err != nil:
+		var fe *debtfile.FileError
+		if errors.As(err, &fe) {
+			return nil, &ImportError{Reason: RefusedChanged, Msg: err.Error()}
+		}
+		return nil, err
+	case out.Duplicate:
+		return nil, &ImportError{Reason: RefusedDuplicate, Msg: fmt.Sprintf("file-id %s of %s was already applied", hdr.FileID, prov.Code)}
+	}
+	c.log.Info().Str("provider", prov.Code).Str("file_id", hdr.FileID).Str("mode", hdr.Mode.String()).
+		Int("accounts", res.Accounts).Int("debts", res.Debts).Msg("debt list applied")
+	return res, nil
+}
+
+func fileRefusal(err error) error {
+	var fe *debtfile.FileError
+	if errors.As(err, &fe) {
+		return &ImportError{Reason: RefusedBadFile, Msg: fe.Error()}
+	}
+	return err
+}
+
+// mergeAccount builds an account's record from its file record: contact details,
+// prepaid card and debts as the file says; the payments accepted on business days after
+// registers-through are kept (netting), older ones are dropped (the file counts them).
+func mergeAccount(old *accountRec, a *debtfile.Account, gen, through uint32) *accountRec {
+	rec := &accountRec{Gen: gen, Closed: a.Closed, Prepaid: a.Prepaid, RegistersThrough: through}
+	if old != nil {
+		rec.Name, rec.Address, rec.Phone, rec.Email = old.Name, old.Address, old.Phone, old.Email
+		rec.CardID, rec.CardSeq, rec.IssuedSeq = old.CardID, old.CardSeq, old.IssuedSeq
+		for _, p := range old.Paid {
+			if p.Date > through {
+				rec.Paid = append(rec.Paid, p)
+			}
+		}
+	}
+	if a.Name != "" {
+		rec.Name = a.Name
+	}
+	if a.Address != "" {
+		rec.Address = a.Address
+	}
+	if a.Phone != "" {
+		rec.Phone = a.Phone
+	}
+	if a.Email != "" {
+		rec.Email = a.Email
+	}
+	if a.Card != nil {
+		if a.Card.ID != rec.CardID {
+			rec.IssuedSeq = 0
+		}
+		rec.CardID, rec.CardSeq = a.Card.ID, a.Card.Sequence
+		if rec.IssuedSeq <= rec.CardSeq {
+			rec.IssuedSeq = 0 // the card has moved past the last credential
+		}
+	}
+	if len(a.Debts) > 0 {
+		rec.Debts = make([]debtRec, len(a.Debts))
+		for i, d := range a.Debts {
+			rec.Debts[i] = debtRec{Service: d.Service, Period: d.Period, Amount: d.Amount}
+			if d.Meter != nil {
+				rec.Debts[i].Meter = &Meter{ID: d.Meter.ID, Previous: d.Meter.Previous, Current: d.Meter.Current, Unit: d.Meter.Unit, Tariff: d.Meter.Tariff}
+			}
+		}
+	}
+	return rec
+}

@@ -1,0 +1,485 @@
+package billpay
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/billswitch/billswitch/ledger"
+)
+
+// Channel a payment came through (provider-exchange.md §4).
+type Channel uint8
+
+const (
+	ChannelATM Channel = iota + 1
+	ChannelPOS
+	ChannelKiosk
+	ChannelWeb
+	ChannelCashier
+	ChannelBank
+)
+
+var channelNames = [...]string{ChannelATM: "ATM", ChannelPOS: "POS", ChannelKiosk: "KIOSK", ChannelWeb: "WEB", ChannelCashier: "CASHIER", ChannelBank: "BANK"}
+
+func (c Channel) String() string {
+	if int(c) < len(channelNames) && channelNames[c] != "" {
+		return channelNames[c]
+	}
+	return "channel(" + strconv.Itoa(int(c)) + ")"
+}
+
+// Method of a payment.
+type Method uint8
+
+const (
+	MethodCard Method = iota + 1
+	MethodCash
+	MethodAccount
+)
+
+var methodNames = [...]string{MethodCard: "CARD", MethodCash: "CASH", MethodAccount: "ACCOUNT"}
+
+func (m Method) String() string {
+	if int(m) < len(methodNames) && methodNames[m] != "" {
+		return methodNames[m]
+	}
+	return "method(" + strconv.Itoa(int(m)) + ")"
+}
+
+// PaymentRequest asks the core to take a payment.
+type PaymentRequest struct {
+	// Key is the caller's idempotency key (the switch: DE 32/41/11/7 of the 02xx class).
+	// The same key with the same request returns the first payment; with another
+	// request it is declined DeclineConflict.
+	Key []byte
+	// RequestHash identifies the request under Key; zero = computed from the fields below.
+	RequestHash [32]byte
+	Target      Target
+	Amount      int64 // minor units
+	Currency    uint16
+	Mode        Mode
+	Lines       []Line
+	Readings    []Reading
+	Channel     Channel
+	Method      Method
+	Acquirer    string // institution or agent that collected the money
+	Terminal    string // DE 41 / payment point
+	RRN, STAN   string
+}
+
+// Payment is an accepted payment.
+type Payment struct {
+	Receipt      string // unique; sorts by business day, then sequence
+	AuthCode     string // 6 characters (DE 38)
+	Amount       int64
+	Commission   int64
+	Currency     uint16
+	Allocations  []Allocation
+	Credential   string // top-up only: the card write record or the 20-digit token (tag 23)
+	BusinessDate ledger.Date
+	TransferID   ledger.TransferID
+	Duplicate    bool // the stored outcome of an earlier request with the same key
+}
+
+func (r *PaymentRequest) validate() error {
+	if len(r.Key) == 0 {
+		return declinef(DeclineBadRequest, "idempotency key required")
+	}
+	if r.Channel < ChannelATM || r.Channel > ChannelBank {
+		return declinef(DeclineBadRequest, "unknown channel %d", r.Channel)
+	}
+	if r.Method < MethodCard || r.Method > MethodAccount {
+		return declinef(DeclineBadRequest, "unknown method %d", r.Method)
+	}
+	if r.Method == MethodCash && r.Terminal == "" {
+		return declinef(DeclineBadRequest, "a cash payment names its terminal")
+	}
+	if r.Method != MethodCash && r.Acquirer == "" {
+		return declinef(DeclineBadRequest, "a card or account payment names its acquirer")
+	}
+	if r.Amount <= 0 {
+		return declinef(DeclineInvalidAmount, "amount must be above zero")
+	}
+	return nil
+}
+
+func (r *PaymentRequest) hash(kind byte, card string, cardSeq uint32) [32]byte {
+	if r.RequestHash != ([32]byte{}) {
+		return r.RequestHash
+	}
+	e := enc{b: []byte{kind}}
+	e.s(r.Target.Provider)
+	e.s(r.Target.Account)
+	e.s(r.Target.RegCode)
+	e.i(r.Amount)
+	e.u(uint64(r.Currency))
+	e.u(uint64(r.Mode))
+	e.u(uint64(len(r.Lines)))
+	for _, l := range r.Lines {
+		e.s(l.Provider)
+		e.s(l.Account)
+		e.s(l.Service)
+		e.i(l.Amount)
+	}
+	e.u(uint64(len(r.Readings)))
+	for _, rd := range r.Readings {
+		e.s(rd.Service)
+		e.s(rd.Meter)
+		e.s(rd.Value)
+	}
+	e.u(uint64(r.Channel))
+	e.u(uint64(r.Method))
+	e.s(r.Acquirer)
+	e.s(r.Terminal)
+	e.s(card)
+	e.u(uint64(cardSeq))
+	return sha256.Sum256(e.b)
+}
+
+// Result kinds stored with a command's ledger key.
+const (
+	resultPayment byte = 1
+	resultTopUp   byte = 2
+	resultVoid    byte = 3 // the key was reversed before its original came (§7 advice)
+	resultReverse byte = 4
+)
+
+func encodeResult(kind byte, hash [32]byte, p *Payment) []byte {
+	e := enc{b: append([]byte{recFormat, kind}, hash[:]...)}
+	if p != nil {
+		e.s(p.Receipt)
+		e.s(p.AuthCode)
+		e.i(p.Amount)
+		e.i(p.Commission)
+		e.u(uint64(p.Currency))
+		encodeAllocs(&e, p.Allocations)
+		e.s(p.Credential)
+	}
+	return e.b
+}
+
+func decodeResult(v []byte) (kind byte, hash [32]byte, p *Payment, err error) {
+	if len(v) < 34 || v[0] != recFormat {
+		return 0, hash, nil, errCorrupt
+	}
+	kind = v[1]
+	copy(hash[:], v[2:34])
+	d := dec{b: v[34:]}
+	if len(d.b) == 0 {
+		return kind, hash, nil, nil
+	}
+	p = &Payment{Receipt: d.s(), AuthCode: d.s(), Amount: d.i(), Commission: d.i(), Currency: uint16(d.u())}
+	p.Allocations = decodeAllocs(&d)
+	p.Credential = d.s()
+	return kind, hash, p, d.err
+}
+
+func encodeAllocs(e *enc, as []Allocation) {
+	e.u(uint64(len(as)))
+	for _, a := range as {
+		e.s(a.Provider)
+		e.s(a.Account)
+		e.s(a.Service)
+		e.u(uint64(a.Period))
+		e.i(a.Amount)
+	}
+}
+
+func decodeAllocs(d *dec) []Allocation {
+	n := d.count()
+	var out []Allocation
+	for i := 0; i < n && d.err == nil; i++ {
+		out = append(out, Allocation{Provider: d.s(), Account: d.s(), Service: d.s(), Period: int(d.u()), Amount: d.i()})
+	}
+	return out
+}
+
+// paymentRec is a payment as stored (0x25 | receipt).
+type paymentRec struct {
+	Kind               byte // resultPayment or resultTopUp
+	CmdKey             []byte
+	Target             Target
+	Amount, Commission int64
+	Currency           uint16
+	Channel            Channel
+	Method             Method
+	Acquirer, Terminal string
+	RRN, STAN          string
+	Readings           []Reading
+	Allocations        []Allocation
+	PaidDate           uint32 // business date the payment's dues were reduced on
+	PostedAt           int64
+	Reversed           bool
+	ReversalKey        []byte
+	ReversalDate       uint32
+	Credential         string
+}
+
+func (r *paymentRec) encode() []byte {
+	e := enc{b: []byte{recFormat, r.Kind}}
+	e.by(r.CmdKey)
+	e.s(r.Target.Provider)
+	e.s(r.Target.Account)
+	e.s(r.Target.RegCode)
+	e.i(r.Amount)
+	e.i(r.Commission)
+	e.u(uint64(r.Currency))
+	e.u(uint64(r.Channel))
+	e.u(uint64(r.Method))
+	e.s(r.Acquirer)
+	e.s(r.Terminal)
+	e.s(r.RRN)
+	e.s(r.STAN)
+	e.u(uint64(len(r.Readings)))
+	for _, rd := range r.Readings {
+		e.s(rd.Service)
+		e.s(rd.Meter)
+		e.s(rd.Value)
+	}
+	encodeAllocs(&e, r.Allocations)
+	e.u(uint64(r.PaidDate))
+	e.i(r.PostedAt)
+	e.bool(r.Reversed)
+	e.by(r.ReversalKey)
+	e.u(uint64(r.ReversalDate))
+	e.s(r.Credential)
+	return e.b
+}
+
+func decodePayment(v []byte) (*paymentRec, error) {
+	if len(v) < 2 || v[0] != recFormat {
+		return nil, errCorrupt
+	}
+	d := dec{b: v[2:]}
+	r := &paymentRec{Kind: v[1]}
+	r.CmdKey = bytes.Clone(d.by())
+	r.Target = Target{Provider: d.s(), Account: d.s(), RegCode: d.s()}
+	r.Amount, r.Commission = d.i(), d.i()
+	r.Currency = uint16(d.u())
+	r.Channel, r.Method = Channel(d.u()), Method(d.u())
+	r.Acquirer, r.Terminal, r.RRN, r.STAN = d.s(), d.s(), d.s(), d.s()
+	n := d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		r.Readings = append(r.Readings, Reading{d.s(), d.s(), d.s()})
+	}
+	r.Allocations = decodeAllocs(&d)
+	r.PaidDate = uint32(d.u())
+	r.PostedAt = d.i()
+	r.Reversed = d.bool()
+	r.ReversalKey = bytes.Clone(d.by())
+	r.ReversalDate = uint32(d.u())
+	r.Credential = d.s()
+	return r, d.err
+}
+
+// nextReceipt returns a new receipt number for business date date: "R" YYMMDD and a
+// seven-digit sequence of that day. The sequence continues after the highest receipt of
+// the day in the store (read once per day per process), so receipts are unique across
+// restarts; an uncommitted number may be skipped, never reused once durable.
+func (c *Core) nextReceipt(view ledger.Reader, date uint32) (string, uint64, error) {
+	c.rcptMu.Lock()
+	defer c.rcptMu.Unlock()
+	day := fmt.Sprintf("R%06d", date%1_000_000)
+	last, ok := c.rcpt[date]
+	if !ok {
+		pfx := paymentKey(day)
+		err := view.Scan(pfx, prefixEnd(pfx), func(k, _ []byte) bool {
+			if n, err := strconv.ParseUint(string(k[len(pfx):]), 10, 64); err == nil && n > last {
+				last = n
+			}
+			return true
+		})
+		if err != nil {
+			return "", 0, err
+		}
+	}
+	last++
+	if last > 9_999_999 {
+		return "", 0, errors.New("billpay: receipt sequence of the day exhausted")
+	}
+	c.rcpt[date] = last
+	return fmt.Sprintf("%s%07d", day, last), last, nil
+}
+
+// Pay takes a payment: allocates it over the target's current debts (host-iso8583.md
+// §5), and commits the payment, its allocations, the debt changes, the ledger transfer
+// with its commission and the providers' notices as one durable ledger command.
+func (c *Core) Pay(ctx context.Context, req PaymentRequest) (*Payment, error) {
+	if err := req.validate(); err != nil {
+		return nil, err
+	}
+	hash := req.hash(resultPayment, "", 0)
+	cmdKey := append([]byte(cmdPay), req.Key...)
+	if p, done, err := c.replay(ctx, cmdKey, hash); done {
+		return p, err
+	}
+	view, err := c.l.View()
+	if err != nil {
+		return nil, err
+	}
+	refs, _, err := c.refsOf(view, req.Target)
+	view.Close()
+	if err != nil {
+		return nil, err
+	}
+	unlock := c.lockAccounts(refs)
+	defer unlock()
+	// The same key may have committed while we waited for the locks.
+	if p, done, err := c.replay(ctx, cmdKey, hash); done {
+		return p, err
+	}
+	view, err = c.l.View()
+	if err != nil {
+		return nil, err
+	}
+	defer view.Close()
+	accts, err := c.resolve(view, req.Target, refs)
+	if err != nil {
+		return nil, err
+	}
+	if len(accts) == 0 {
+		return nil, declinef(DeclineUnknownAccount, "%s has no open account", req.Target)
+	}
+	dues := make([]AccountDues, len(accts))
+	for i, a := range accts {
+		if a.prov.Currency != req.Currency {
+			return nil, declinef(DeclineInvalidAmount, "currency %d, %s takes %d", req.Currency, a.prov.Code, a.prov.Currency)
+		}
+		dues[i] = AccountDues{Provider: a.prov, Account: a.ref.Account, Dues: a.rec.dues()}
+	}
+	allocs, err := Allocate(req.Amount, req.Mode, req.Lines, dues, req.Target.RegCode == "")
+	if err != nil {
+		return nil, err
+	}
+	date := uint32(c.l.BusinessDate())
+	// Reduce the dues of every account touched.
+	var writes []ledger.Write
+	for _, a := range accts {
+		touched := false
+		for _, al := range allocs {
+			if al.Provider == a.prov.Code && al.Account == a.ref.Account {
+				a.rec.addPaid(al.Service, al.Period, date, al.Amount)
+				touched = true
+			}
+		}
+		if touched {
+			writes = append(writes, ledger.Write{Key: accountKey(a.prov.Code, a.ref.Account), Value: a.rec.encode(nil)})
+		}
+	}
+	return c.commitPayment(ctx, view, &req, cmdKey, hash, resultPayment, allocs, date, writes, "")
+}
+
+// replay returns the stored outcome of cmdKey, if any (done = true).
+func (c *Core) replay(ctx context.Context, cmdKey []byte, hash [32]byte) (*Payment, bool, error) {
+	out, ok, err := c.l.Lookup(ctx, cmdKey)
+	if err != nil {
+		return nil, true, err
+	}
+	if !ok {
+		return nil, false, nil
+	}
+	p, err := c.fromOutcome(out, hash)
+	return p, true, err
+}
+
+func (c *Core) fromOutcome(out ledger.Outcome, hash [32]byte) (*Payment, error) {
+	kind, stored, p, err := decodeResult(out.Result)
+	if err != nil {
+		return nil, err
+	}
+	if kind == resultVoid {
+		return nil, declinef(DeclineAlreadyReversed, "the payment was reversed before it arrived")
+	}
+	if stored != hash {
+		return nil, declinef(DeclineConflict, "idempotency key reused with a different request")
+	}
+	if out.Status == ledger.Declined {
+		return nil, ledgerDecline(out.Reason)
+	}
+	p.BusinessDate, p.TransferID, p.Duplicate = out.BusinessDate, out.TransferID, out.Duplicate
+	return p, nil
+}
+
+func ledgerDecline(reason error) error {
+	switch {
+	case errors.Is(reason, ledger.ErrAlreadyReversed):
+		return declinef(DeclineAlreadyReversed, "already reversed")
+	default:
+		return declinef(DeclineNotAllowed, "ledger declined: %v", reason)
+	}
+}
+
+// commitPayment builds the transfer, the payment record and the notices and submits
+// them with writes as one command.
+func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *PaymentRequest, cmdKey []byte, hash [32]byte,
+	kind byte, allocs []Allocation, date uint32, writes []ledger.Write, credential string) (*Payment, error) {
+	receipt, seq, err := c.nextReceipt(view, date)
+	if err != nil {
+		return nil, err
+	}
+	cur := ledger.Currency(req.Currency)
+	var debit ledger.AccountID
+	if req.Method == MethodCash {
+		debit = ledger.AccountID{Kind: ledger.KindCashDrawer, Owner: req.Terminal}
+	} else {
+		debit = ledger.AccountID{Kind: ledger.KindAcquirerReceivable, Owner: req.Acquirer}
+	}
+	t := &ledger.Transfer{Code: ledger.CodePayment, Refs: ledger.Refs{PaymentID: receipt, RRN: req.RRN, STAN: req.STAN, Terminal: req.Terminal}}
+	t.Postings = append(t.Postings, ledger.Posting{Account: debit, Side: ledger.Debit, Amount: req.Amount, Currency: cur})
+	// Per provider: its part less the commission to the provider's payable, the
+	// commission to the hub.
+	reg := c.Registry()
+	var commission int64
+	var provOrder []string
+	part := map[string]int64{}
+	for _, a := range allocs {
+		if _, ok := part[a.Provider]; !ok {
+			provOrder = append(provOrder, a.Provider)
+		}
+		part[a.Provider] += a.Amount
+	}
+	for _, p := range provOrder {
+		prov, _ := reg.Provider(p)
+		fee := prov.Commission.Of(part[p])
+		commission += fee
+		if net := part[p] - fee; net > 0 {
+			t.Postings = append(t.Postings, ledger.Posting{Account: ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: p}, Side: ledger.Credit, Amount: net, Currency: cur})
+		}
+	}
+	if commission > 0 {
+		t.Postings = append(t.Postings, ledger.Posting{Account: ledger.AccountID{Kind: ledger.KindCommissionIncome}, Side: ledger.Credit, Amount: commission, Currency: cur})
+	}
+	now := c.clock()
+	pay := &Payment{Receipt: receipt, AuthCode: fmt.Sprintf("%06d", seq%1_000_000), Amount: req.Amount, Commission: commission,
+		Currency: req.Currency, Allocations: allocs, Credential: credential}
+	rec := &paymentRec{Kind: kind, CmdKey: cmdKey, Target: req.Target, Amount: req.Amount, Commission: commission, Currency: req.Currency,
+		Channel: req.Channel, Method: req.Method, Acquirer: req.Acquirer, Terminal: req.Terminal, RRN: req.RRN, STAN: req.STAN,
+		Readings: req.Readings, Allocations: allocs, PaidDate: date, PostedAt: now.UnixNano(), Credential: credential}
+	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
+	nw, err := c.notices(view, NoticePayment, rec, receipt, date, allocs, now)
+	if err != nil {
+		return nil, err
+	}
+	writes = append(writes, nw...)
+	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Transfer: t, Writes: writes,
+		Result: encodeResult(kind, hash, pay)})
+	if errors.Is(err, ledger.ErrConflict) {
+		// Another request holds the key: a different body, or a void marker.
+		if p, done, err2 := c.replay(ctx, cmdKey, hash); done && err2 != nil {
+			return p, err2
+		}
+		return nil, declinef(DeclineConflict, "idempotency key reused with a different request")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if out.Duplicate || out.Status == ledger.Declined {
+		return c.fromOutcome(out, hash)
+	}
+	pay.BusinessDate, pay.TransferID = out.BusinessDate, out.TransferID
+	return pay, nil
+}

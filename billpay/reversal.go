@@ -1,0 +1,257 @@
+package billpay
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+
+	"github.com/billswitch/billswitch/ledger"
+)
+
+// ReverseRequest asks the core to reverse a payment (or top-up). The original is named
+// by the caller's key of the payment (OriginalKey) or by its receipt.
+type ReverseRequest struct {
+	Key         []byte   // the reversal's own idempotency key
+	RequestHash [32]byte // zero = computed from the fields below
+	OriginalKey []byte
+	Receipt     string
+	// SameDayOnly refuses (DeclineDayClosed) an original of an earlier business day
+	// (a 0400); an advice (0420) reverses whatever day it is.
+	SameDayOnly bool
+	// VoidUnknown: when the original is not found by OriginalKey, mark that key so that
+	// the original, if it arrives later, is declined DeclineAlreadyReversed (§7 advice
+	// before original). Without it an unknown original is DeclineUnknownAccount.
+	VoidUnknown bool
+}
+
+// Reversal is a done reversal.
+type Reversal struct {
+	Receipt      string // the reversed payment's receipt ("" when Voided)
+	Amount       int64
+	Currency     uint16
+	Allocations  []Allocation // the original's
+	BusinessDate ledger.Date
+	Voided       bool // the original was never seen; its key is now marked reversed
+	Duplicate    bool
+}
+
+func (r *ReverseRequest) hash() [32]byte {
+	if r.RequestHash != ([32]byte{}) {
+		return r.RequestHash
+	}
+	e := enc{b: []byte{resultReverse}}
+	e.by(r.OriginalKey)
+	e.s(r.Receipt)
+	e.bool(r.SameDayOnly)
+	e.bool(r.VoidUnknown)
+	return sha256.Sum256(e.b)
+}
+
+func encodeReversal(hash [32]byte, r *Reversal) []byte {
+	e := enc{b: append([]byte{recFormat, resultReverse}, hash[:]...)}
+	e.s(r.Receipt)
+	e.i(r.Amount)
+	e.u(uint64(r.Currency))
+	encodeAllocs(&e, r.Allocations)
+	e.bool(r.Voided)
+	return e.b
+}
+
+func (c *Core) reversalFromOutcome(out ledger.Outcome, hash [32]byte) (*Reversal, error) {
+	v := out.Result
+	if len(v) < 34 || v[0] != recFormat || v[1] != resultReverse {
+		return nil, errCorrupt
+	}
+	if [32]byte(v[2:34]) != hash {
+		return nil, declinef(DeclineConflict, "idempotency key reused with a different request")
+	}
+	if out.Status == ledger.Declined {
+		return nil, ledgerDecline(out.Reason)
+	}
+	d := dec{b: v[34:]}
+	r := &Reversal{Receipt: d.s(), Amount: d.i(), Currency: uint16(d.u())}
+	r.Allocations = decodeAllocs(&d)
+	r.Voided = d.bool()
+	r.BusinessDate, r.Duplicate = out.BusinessDate, out.Duplicate
+	return r, d.err
+}
+
+// Reverse reverses a payment once: the money (the exact mirror of its transfer) and the
+// dues it reduced, with a reversal notice to each provider, in one durable command.
+func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, error) {
+	if len(req.Key) == 0 || (len(req.OriginalKey) == 0 && req.Receipt == "") {
+		return nil, declinef(DeclineBadRequest, "a reversal names its own key and its original")
+	}
+	hash := req.hash()
+	cmdKey := append([]byte(cmdReverse), req.Key...)
+	if out, ok, err := c.l.Lookup(ctx, cmdKey); err != nil {
+		return nil, err
+	} else if ok {
+		return c.reversalFromOutcome(out, hash)
+	}
+	// Find the original payment record.
+	view, err := c.l.View()
+	if err != nil {
+		return nil, err
+	}
+	rec, receipt, origOut, err := c.findOriginal(ctx, view, &req)
+	view.Close()
+	if err != nil {
+		return nil, err
+	}
+	if rec == nil {
+		if !req.VoidUnknown || len(req.OriginalKey) == 0 {
+			return nil, declinef(DeclineUnknownAccount, "original payment not found")
+		}
+		return c.void(ctx, &req, cmdKey, hash)
+	}
+	var refs []AccountRef
+	for _, a := range rec.Allocations {
+		refs = append(refs, AccountRef{a.Provider, a.Account})
+	}
+	unlock := c.lockAccounts(refs)
+	defer unlock()
+	if out, ok, err := c.l.Lookup(ctx, cmdKey); err != nil {
+		return nil, err
+	} else if ok {
+		return c.reversalFromOutcome(out, hash)
+	}
+	view, err = c.l.View()
+	if err != nil {
+		return nil, err
+	}
+	defer view.Close()
+	v, ok, err := view.Get(paymentKey(receipt))
+	if err != nil || !ok {
+		return nil, errors.Join(err, errCorrupt)
+	}
+	if rec, err = decodePayment(v); err != nil {
+		return nil, err
+	}
+	if rec.Reversed {
+		return nil, declinef(DeclineAlreadyReversed, "payment %s was already reversed", receipt)
+	}
+	today := uint32(c.l.BusinessDate())
+	if req.SameDayOnly && uint32(origOut.BusinessDate) != today {
+		return nil, declinef(DeclineDayClosed, "payment %s was posted on %s, a closed business day", receipt, fmtDate(uint32(origOut.BusinessDate)))
+	}
+	var writes []ledger.Write
+	if rec.Kind == resultPayment {
+		// Restore the dues: the reversal is money the host gave back on today's date.
+		done := map[AccountRef]bool{}
+		for _, a := range rec.Allocations {
+			ref := AccountRef{a.Provider, a.Account}
+			if done[ref] {
+				continue
+			}
+			done[ref] = true
+			acct, err := getAccount(view, a.Provider, a.Account)
+			if err != nil {
+				return nil, err
+			}
+			if acct == nil {
+				continue // the account record is gone; money is still restored
+			}
+			for _, b := range rec.Allocations {
+				if b.Provider == a.Provider && b.Account == a.Account {
+					acct.addPaid(b.Service, b.Period, today, -b.Amount)
+				}
+			}
+			writes = append(writes, ledger.Write{Key: accountKey(a.Provider, a.Account), Value: acct.encode(nil)})
+		}
+	}
+	rec.Reversed, rec.ReversalKey, rec.ReversalDate = true, req.Key, today
+	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
+	nw, err := c.notices(view, NoticeReversal, rec, receipt, today, rec.Allocations, c.clock())
+	if err != nil {
+		return nil, err
+	}
+	writes = append(writes, nw...)
+	rev := &Reversal{Receipt: receipt, Amount: rec.Amount, Currency: rec.Currency, Allocations: rec.Allocations}
+	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Reverse: origOut.TransferID, Writes: writes,
+		Result: encodeReversal(hash, rev)})
+	if errors.Is(err, ledger.ErrConflict) {
+		return nil, declinef(DeclineConflict, "idempotency key reused with a different request")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if out.Duplicate || out.Status == ledger.Declined {
+		return c.reversalFromOutcome(out, hash)
+	}
+	rev.BusinessDate = out.BusinessDate
+	return rev, nil
+}
+
+// findOriginal returns the original's payment record, receipt and ledger outcome; a nil
+// record when it was never posted.
+func (c *Core) findOriginal(ctx context.Context, view ledger.Reader, req *ReverseRequest) (*paymentRec, string, ledger.Outcome, error) {
+	var out ledger.Outcome
+	receipt := req.Receipt
+	if receipt == "" {
+		for _, ns := range []string{cmdPay, cmdTopUp} {
+			o, ok, err := c.l.Lookup(ctx, append([]byte(ns), req.OriginalKey...))
+			if err != nil {
+				return nil, "", out, err
+			}
+			if !ok {
+				continue
+			}
+			kind, _, p, err := decodeResult(o.Result)
+			if err != nil {
+				return nil, "", out, err
+			}
+			if kind == resultVoid {
+				return nil, "", out, declinef(DeclineAlreadyReversed, "the original was already voided")
+			}
+			if o.Status != ledger.Committed || p == nil {
+				return nil, "", out, nil
+			}
+			receipt, out = p.Receipt, o
+			break
+		}
+		if receipt == "" {
+			return nil, "", out, nil
+		}
+	}
+	v, ok, err := view.Get(paymentKey(receipt))
+	if err != nil || !ok {
+		return nil, "", out, err
+	}
+	rec, err := decodePayment(v)
+	if err != nil {
+		return nil, "", out, err
+	}
+	if req.Receipt != "" {
+		o, ok, err := c.l.Lookup(ctx, rec.CmdKey)
+		if err != nil || !ok {
+			return nil, "", out, errors.Join(err, errCorrupt)
+		}
+		out = o
+	}
+	return rec, receipt, out, nil
+}
+
+// void marks an original that never came as reversed: its command key gets a void
+// outcome, so the original, when it arrives, meets it and is declined.
+func (c *Core) void(ctx context.Context, req *ReverseRequest, cmdKey []byte, hash [32]byte) (*Reversal, error) {
+	rev := &Reversal{Voided: true}
+	voidKey := append([]byte(cmdPay), req.OriginalKey...)
+	// One command under the original's key (the marker) and one under the reversal's
+	// own key (its outcome); the first wins against a racing original.
+	out, err := c.l.Submit(ctx, &ledger.Command{Key: voidKey, RequestHash: [32]byte{0xff}, Result: encodeResult(resultVoid, [32]byte{0xff}, nil)})
+	if errors.Is(err, ledger.ErrConflict) {
+		// The original committed meanwhile: reverse it normally.
+		req.VoidUnknown = false
+		return c.Reverse(ctx, *req)
+	}
+	if err != nil {
+		return nil, err
+	}
+	_ = out
+	out, err = c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Result: encodeReversal(hash, rev)})
+	if err != nil {
+		return nil, err
+	}
+	return c.reversalFromOutcome(out, hash)
+}
