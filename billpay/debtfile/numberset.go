@@ -23,7 +23,7 @@ type numberSet struct {
 }
 
 func newNumberSet() numberSet {
-	return numberSet{seed: maphash.MakeSeed(), slots: make([]uint64, 1<<12)}
+	return numberSet{seed: maphash.MakeSeed(), slots: make([]uint64, 1<<8)}
 }
 
 func (s *numberSet) get(i uint32) []byte {

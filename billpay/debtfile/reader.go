@@ -105,7 +105,7 @@ func NewReader(r io.Reader, opts Options) (*Reader, error) {
 		return nil, fmt.Errorf("debtfile: MinorDigits %d out of range 0..6", opts.MinorDigits)
 	}
 	rd := &Reader{
-		sc:        newScanner(r, opts.Progress),
+		sc:        newScanner(r, opts.Progress, opts.Tee),
 		opts:      opts,
 		maxErrors: opts.MaxErrors,
 		nums:      newNumberSet(),

@@ -16,7 +16,7 @@ import (
 // and entity expansion cannot happen. Every token must fit in MaxTokenBytes.
 
 const (
-	bufSize      = 1 << 20
+	bufSize      = 2 * MaxTokenBytes
 	progressStep = 4 << 20
 )
 
@@ -54,6 +54,7 @@ type scanner struct {
 	read     int64 // bytes read from src
 	lastProg int64
 	progress func(int64)
+	tee      io.Writer
 
 	lineBase int // line number at buf[linePos]
 	linePos  int
@@ -65,13 +66,13 @@ type scanner struct {
 	any     bool   // something other than a BOM was consumed
 }
 
-func newScanner(src io.Reader, progress func(int64)) *scanner {
+func newScanner(src io.Reader, progress func(int64), tee io.Writer) *scanner {
 	return &scanner{
 		src:      src,
+		tee:      tee,
 		buf:      make([]byte, bufSize),
 		progress: progress,
 		lineBase: 1,
-		scratch:  make([]byte, 0, MaxTokenBytes),
 	}
 }
 
@@ -118,6 +119,12 @@ func (s *scanner) fill(keep int) (bool, error) {
 	}
 	for {
 		n, err := s.src.Read(s.buf[s.end:])
+		if n > 0 && s.tee != nil {
+			if _, werr := s.tee.Write(s.buf[s.end : s.end+n]); werr != nil {
+				s.eof, s.rerr = true, werr
+				return false, werr
+			}
+		}
 		s.end += n
 		s.read += int64(n)
 		if err != nil {
@@ -421,7 +428,9 @@ var nameTab = func() (t [256]bool) {
 
 func (s *scanner) name(b []byte, i, off int) (int, error) {
 	j := i
+	var hi byte
 	for j < len(b) && nameTab[b[j]] {
+		hi |= b[j]
 		j++
 	}
 	if j == len(b) {
@@ -433,12 +442,9 @@ func (s *scanner) name(b []byte, i, off int) (int, error) {
 	if c := b[i]; c == '-' || c == '.' || ('0' <= c && c <= '9') {
 		return 0, s.fatal(off+i, "malformed name %q", b[i:j])
 	}
-	for _, c := range b[i:j] {
-		if c >= 0x80 {
-			if !utf8.Valid(b[i:j]) {
-				return 0, s.fatal(off+i, "invalid UTF-8 in a name")
-			}
-			break
+	if hi >= 0x80 {
+		if err := s.checkChars(b[i:j], off+i); err != nil {
+			return 0, err
 		}
 	}
 	return j, nil
@@ -531,7 +537,7 @@ func (s *scanner) startTag(b []byte, off int) (event, int, error) {
 			return event{}, 0, err
 		}
 		for _, a := range s.attrs[:n] {
-			if bytes.Equal(a.name, aname) {
+			if len(a.name) == len(aname) && string(a.name) == string(aname) {
 				return event{}, 0, s.fatal(off+j, "duplicate attribute %s", aname)
 			}
 		}
@@ -572,9 +578,9 @@ func (s *scanner) attrValue(raw []byte, off int) ([]byte, error) {
 			break
 		}
 	}
-	if simple { // only non-ASCII beyond i
-		if err := s.checkChars(raw[i:], off+i); err != nil {
-			return nil, err
+	if simple { // only printable ASCII and non-ASCII beyond i
+		if !utf8.Valid(raw[i:]) || bytes.Contains(raw[i:], []byte("\xef\xbf\xbe")) || bytes.Contains(raw[i:], []byte("\xef\xbf\xbf")) {
+			return nil, s.checkChars(raw[i:], off+i) // finds and places the fault
 		}
 		return raw, nil
 	}

@@ -113,3 +113,33 @@ func TestVerifyMatchesStdlib(t *testing.T) {
 		}
 	}
 }
+
+// A SignatureCheck in Options.Tee verifies the bytes a Next pass read.
+func TestSignatureTee(t *testing.T) {
+	file, err := os.ReadFile("testdata/fixture-AZERISIQ.xml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	priv := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{9}, ed25519.SeedSize))
+	pub := priv.Public().(ed25519.PublicKey)
+	sig := []byte(base64.StdEncoding.EncodeToString(ed25519.Sign(priv, file)))
+	for _, tamper := range []bool{false, true} {
+		in := bytes.Clone(file)
+		if tamper {
+			in = bytes.Replace(in, []byte(`amount="60.00"`), []byte(`amount="6.00" `), 1)
+		}
+		c, err := NewSignatureCheck(pub, sig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		o := azn
+		o.Tee = c
+		accts, r, err := readAll(t, iotest.HalfReader(bytes.NewReader(in)), o)
+		if err != nil || !r.Valid() || len(accts) != 5 {
+			t.Fatalf("%v %d", err, len(accts))
+		}
+		if err := c.Verify(); (err != nil) != tamper {
+			t.Errorf("tamper=%v: %v", tamper, err)
+		}
+	}
+}

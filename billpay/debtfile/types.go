@@ -2,6 +2,7 @@ package debtfile
 
 import (
 	"fmt"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -162,6 +163,11 @@ type Options struct {
 	// Progress, when set, is called with the number of bytes read so far
 	// after each read of at least 4 MiB since the last call, and at the end.
 	Progress func(bytesRead int64)
+	// Tee, when set, receives every byte the Reader reads, in order (a
+	// write error stops the Reader). With a SignatureCheck here, the bytes a
+	// pass validates or applies are the very bytes whose signature is
+	// checked, with no extra pass over the file.
+	Tee io.Writer
 }
 
 // Limits of one record, beyond which a record is bad (RecordError) or, for
