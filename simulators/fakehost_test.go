@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/rs/zerolog"
+
 	"github.com/billswitch/billswitch/specs"
 )
 
@@ -134,4 +136,8 @@ func mustDialect(t testing.TB, link specs.Link) *specs.Dialect {
 		t.Fatal(err)
 	}
 	return d
+}
+
+func testLogger(t testing.TB) zerolog.Logger {
+	return zerolog.New(zerolog.NewTestWriter(t)).Level(zerolog.WarnLevel)
 }

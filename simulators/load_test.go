@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -13,32 +15,76 @@ import (
 	"github.com/billswitch/billswitch/specs"
 )
 
-// billHost is a fake host that approves inquiries and payments and checks reversals:
-// a 0420/0400 must name, by DE 90, a payment it approved and has not reversed yet.
+// billHost is a fake host that keeps dues per account, approves inquiries and
+// payments (a payment reduces the due), checks reversals (a 0420/0400 must name, by
+// DE 90, a payment it approved and has not reversed yet; the due is restored), keeps
+// reconciliation figures per DE 41 and answers 0500 with them.
 type billHost struct {
 	mu       sync.Mutex
-	approved map[string]bool // DE 90 key of approved, unreversed payments
-	seenKeys map[string]bool // exactly-once keys of 0200s
+	due      map[string]int64          // account → due
+	regcodes map[string][]string       // regcode → accounts
+	approved map[string]*specs.Message // DE 90 key → approved, unreversed payment
+	seenKeys map[string]bool           // exactly-once keys of 0200s
+	totals   map[string]*Totals        // DE 41 → figures
 	dupKeys  int
 	payments int
 	reversed int
+	silent   map[string]bool // MTIs left unanswered
 }
 
 func newBillHost() *billHost {
-	return &billHost{approved: map[string]bool{}, seenKeys: map[string]bool{}}
+	return &billHost{
+		due:      map[string]int64{"1000000001": 418518, "1000000101": 3950, "1000000102": 1550},
+		regcodes: map[string][]string{"7700000001": {"1000000101", "1000000102"}},
+		approved: map[string]*specs.Message{}, seenKeys: map[string]bool{}, totals: map[string]*Totals{},
+		silent: map[string]bool{},
+	}
+}
+
+func (b *billHost) tot(tid string) *Totals {
+	if b.totals[tid] == nil {
+		b.totals[tid] = &Totals{}
+	}
+	return b.totals[tid]
+}
+
+func (b *billHost) accounts(d48 specs.DE48) []string {
+	if rc, ok := d48.Get(3); ok {
+		return b.regcodes[rc]
+	}
+	a, _ := d48.Get(2)
+	if _, ok := b.due[a]; !ok {
+		return nil
+	}
+	return []string{a}
 }
 
 func (b *billHost) respond(_ *fakeConn, req *specs.Message) *specs.Message {
 	b.mu.Lock()
 	defer b.mu.Unlock()
+	if b.silent[req.MTI] {
+		return nil
+	}
 	switch req.MTI {
 	case "0800":
 		return Response(req, "00")
 	case "0100":
 		r := Response(req, "00")
 		r.SettlementDate = "1121"
-		r.AdditionalData = (&specs.DE48{Entries: []specs.DE48Entry{{Tag: 20, Value: "AZERISIQ:1000000001:ELEC:202610:1000"}, {Tag: 21, Value: "A*** A***"}}}).String()
-		e, _ := specs.InquiryTotal(1000, "944").AppendTo(nil)
+		d48, _ := specs.ParseDE48(req.AdditionalData)
+		accts := b.accounts(d48)
+		if len(accts) == 0 {
+			r.ResponseCode = "25"
+			return r
+		}
+		var lines []string
+		var total int64
+		for _, a := range accts {
+			lines = append(lines, fmt.Sprintf("AZERISIQ:%s:ELEC:202610:%d", a, b.due[a]))
+			total += b.due[a]
+		}
+		r.AdditionalData = (&specs.DE48{Entries: []specs.DE48Entry{{Tag: 20, Value: strings.Join(lines, ";")}, {Tag: 21, Value: "A*** A***"}}}).String()
+		e, _ := specs.InquiryTotal(total, "944").AppendTo(nil)
 		r.AdditionalAmounts = string(e)
 		return r
 	case "0200", "0201":
@@ -48,29 +94,59 @@ func (b *billHost) respond(_ *fakeConn, req *specs.Message) *specs.Message {
 			return Response(req, "94")
 		}
 		b.seenKeys[key] = true
-		b.payments++
-		de90, _ := specs.FormatDE90(specs.OriginalData{MTI: req.MTI, STAN: req.STAN, TransmissionDateTime: req.TransmissionDateTime, AcquirerID: req.AcquirerID})
-		b.approved[de90] = true
+		d48, _ := specs.ParseDE48(req.AdditionalData)
+		accts := b.accounts(d48)
 		r := Response(req, "00")
 		r.SettlementDate = "1121"
+		if len(accts) == 0 {
+			r.ResponseCode = "25"
+			return r
+		}
+		amt, _ := strconv.ParseInt(req.Amount, 10, 64)
+		b.due[accts[0]] -= amt
+		b.payments++
+		x := b.tot(req.TerminalID)
+		x.Count++
+		x.Amount += amt
+		de90, _ := specs.FormatDE90(specs.OriginalData{MTI: req.MTI, STAN: req.STAN, TransmissionDateTime: req.TransmissionDateTime, AcquirerID: req.AcquirerID})
+		b.approved[de90] = req
 		r.AuthID = "A" + req.STAN[1:]
-		r.AdditionalData = (&specs.DE48{Entries: []specs.DE48Entry{{Tag: 22, Value: "R" + req.STAN}, {Tag: 24, Value: "AZERISIQ:1000000001:ELEC:202610=" + strings.TrimLeft(req.Amount, "0")}}}).String()
+		r.AdditionalData = (&specs.DE48{Entries: []specs.DE48Entry{{Tag: 22, Value: "R" + req.STAN}, {Tag: 24, Value: fmt.Sprintf("AZERISIQ:%s:ELEC:202610=%d", accts[0], amt)}}}).String()
 		return r
 	case "0400", "0420", "0421":
 		r := Response(req, "00")
 		r.SettlementDate = "1121"
-		if !b.approved[req.OriginalData] {
-			r.ResponseCode = "25"
+		orig := b.approved[req.OriginalData]
+		if orig == nil {
+			if req.MTI == "0400" {
+				r.ResponseCode = "25"
+			}
 			return r
 		}
 		delete(b.approved, req.OriginalData)
+		amt, _ := strconv.ParseInt(orig.Amount, 10, 64)
+		d48, _ := specs.ParseDE48(orig.AdditionalData)
+		b.due[b.accounts(d48)[0]] += amt
+		x := b.tot(orig.TerminalID)
+		x.RevCount++
+		x.RevAmount += amt
 		b.reversed++
 		return r
 	case "0500":
 		r := Response(req, "00")
-		r.DebitsNumber, r.DebitsReversalNumber = req.DebitsNumber, req.DebitsReversalNumber
-		r.DebitsAmount, r.DebitsReversalAmount, r.NetSettlement = req.DebitsAmount, req.DebitsReversalAmount, req.NetSettlement
-		r.SettlementCode = "1"
+		tid := req.TerminalID
+		if tid == "" {
+			tid = "ATM00001"
+		}
+		x := *b.tot(tid)
+		r.DebitsNumber, r.DebitsReversalNumber = fmt.Sprintf("%010d", x.Count), fmt.Sprintf("%010d", x.RevCount)
+		r.DebitsAmount, r.DebitsReversalAmount = fmt.Sprintf("%016d", x.Amount), fmt.Sprintf("%016d", x.RevAmount)
+		r.NetSettlement, _ = specs.FormatDE97(x.Net())
+		sent, _ := ParseTotals(req)
+		r.SettlementCode = "2"
+		if sent == x {
+			r.SettlementCode = "1"
+		}
 		return r
 	}
 	return Response(req, "12")
