@@ -19,6 +19,16 @@ import (
 // the connection (§9).
 const maxUnreadable = 3
 
+// hostInFlight caps the host-initiated requests one connection may have queued for writing.
+const hostInFlight = 16
+
+// outFrame is a packed frame for the writer: a response (its slot is given back once
+// written) or a host-initiated request.
+type outFrame struct {
+	b    *[]byte
+	host bool
+}
+
 // writeCoalesce is how many bytes of queued responses the writer gathers into one write.
 const writeCoalesce = 32 << 10
 
@@ -40,9 +50,13 @@ type conn struct {
 	log    zerolog.Logger
 	since  time.Time
 
-	slots   chan struct{}
-	out     chan *[]byte
-	pending sync.WaitGroup // requests read and not yet answered or dropped
+	slots     chan struct{}
+	hostSlots chan struct{} // host-initiated requests queued or being written
+	out       chan outFrame
+	pending   sync.WaitGroup // requests read and not yet answered or dropped
+
+	waitMu  sync.Mutex
+	waiting map[string]chan *specs.Message // host-initiated requests by response MTI + DE 11
 
 	closeOnce  sync.Once
 	closed     chan struct{}
@@ -64,7 +78,8 @@ func newConn(h *Host, l *listener, nc net.Conn, id terminals.ConnID, remote stri
 		log:        h.log.With().Str("link", l.name).Uint64("conn", uint64(id)).Str("remote", remote).Logger(),
 		since:      time.Now(),
 		slots:      make(chan struct{}, h.cfg.InFlightPerConn),
-		out:        make(chan *[]byte, h.cfg.InFlightPerConn),
+		hostSlots:  make(chan struct{}, hostInFlight),
+		out:        make(chan outFrame, h.cfg.InFlightPerConn+hostInFlight),
 		closed:     make(chan struct{}),
 		writerQuit: make(chan struct{}),
 	}
@@ -143,6 +158,9 @@ func (c *conn) readLoop() {
 			continue
 		}
 		unreadable = 0
+		if ResponseMTI(mti) == "" && c.answered(mti, stan, frame) {
+			continue
+		}
 		if !c.acquire(c.slots) {
 			label, detail = "closed", "closed while waiting for an in-flight slot"
 			break
@@ -230,7 +248,7 @@ func (c *conn) deliver(frame *[]byte) {
 		c.pending.Done()
 		return
 	}
-	c.out <- frame
+	c.out <- outFrame{b: frame}
 }
 
 // writeLoop writes queued responses, several in one write when they queue up, each
@@ -240,25 +258,31 @@ func (c *conn) writeLoop() {
 	defer c.h.wg.Done()
 	wbuf := make([]byte, 0, 4096)
 	for {
-		var f *[]byte
+		var f outFrame
 		select {
 		case f = <-c.out:
 		case <-c.writerQuit:
 			return
 		}
-		n := 1
-		wbuf = append(wbuf[:0], *f...)
-		c.h.putBuf(f)
-	gather:
-		for len(wbuf) < writeCoalesce {
+		n, nh := 0, 0
+		wbuf = wbuf[:0]
+		for {
+			wbuf = append(wbuf, *f.b...)
+			c.h.putBuf(f.b)
+			if f.host {
+				nh++
+			} else {
+				n++
+			}
+			if len(wbuf) >= writeCoalesce {
+				break
+			}
 			select {
 			case f = <-c.out:
-				wbuf = append(wbuf, *f...)
-				c.h.putBuf(f)
-				n++
+				continue
 			default:
-				break gather
 			}
+			break
 		}
 		if !c.isClosed() {
 			start := time.Now()
@@ -268,7 +292,7 @@ func (c *conn) writeLoop() {
 			c.writing.Store(0)
 			switch {
 			case err == nil:
-				c.framesOut.Add(uint64(n))
+				c.framesOut.Add(uint64(n + nh))
 			case errors.Is(err, os.ErrDeadlineExceeded):
 				c.close("write_timeout", "peer did not read within the write timeout")
 			default:
@@ -281,6 +305,9 @@ func (c *conn) writeLoop() {
 		for range n {
 			<-c.slots
 			c.pending.Done()
+		}
+		for range nh {
+			<-c.hostSlots
 		}
 	}
 }

@@ -22,6 +22,8 @@ type Metrics struct {
 	messages   *prometheus.CounterVec   // link, mti, rc
 	latency    *prometheus.HistogramVec // link, mti
 	dropped    *prometheus.CounterVec   // link, reason
+
+	hostRequests *prometheus.CounterVec // link, mti, rc
 }
 
 // NewMetrics builds the host's metrics on a new registry, with the Go runtime and
@@ -56,8 +58,11 @@ func NewMetrics() *Metrics {
 		dropped: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "billswitch_frames_dropped_total", Help: "Frames read and not answered, by link and reason.",
 		}, []string{"link", "reason"}),
+		hostRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "billswitch_host_requests_total", Help: "Host-initiated requests on accepted connections, by link, MTI and response code (none: no response).",
+		}, []string{"link", "mti", "rc"}),
 	}
-	reg.MustRegister(m.conns, m.accepted, m.refused, m.closed, m.acceptErrs, m.messages, m.latency, m.dropped,
+	reg.MustRegister(m.hostRequests, m.conns, m.accepted, m.refused, m.closed, m.acceptErrs, m.messages, m.latency, m.dropped,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
