@@ -99,7 +99,7 @@ func (c *conn) decide(in *inbound, req *specs.Message) outcome {
 			return outcome{resp: reply(rcNotSignedOn), note: "connection not signed on for this institution"}
 		}
 		sess.SignedOn, sess.Institution = true, req.AcquirerID
-		if t, ok := c.h.dir.Terminal(req.TerminalID); ok {
+		if t, ok := c.h.dir.Terminal(req.TerminalID); ok && t.Owner == req.AcquirerID {
 			sess.Terminal = t
 		}
 	} else {

@@ -27,7 +27,7 @@ type Session struct {
 	Institution string
 	// Terminal is the registry entry of the request's DE 41: always set on the terminal
 	// link (unknown terminals are answered 03 before a handler runs); on the PC link set
-	// when DE 41 names a registered terminal, else nil.
+	// when DE 41 names a registered terminal of that PC (owner = DE 32), else nil.
 	Terminal *terminals.Terminal
 }
 
