@@ -236,3 +236,19 @@ func TestKeysNeverRepeatAndLuhn(t *testing.T) {
 		t.Fatal("amount formatting")
 	}
 }
+
+func TestParseMinor(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want int64
+		err  bool
+	}{
+		{"4185.18", 418518, false}, {"5", 500, false}, {"0.5", 50, false}, {"0.01", 1, false}, {"-2.00", -200, false},
+		{"1.001", 0, true}, {"", 0, true}, {"1e3", 0, true}, {".5", 0, true}, {"1.x", 0, true},
+	} {
+		got, err := ParseMinor(tc.in)
+		if (err != nil) != tc.err || got != tc.want {
+			t.Errorf("ParseMinor(%q) = %d, %v", tc.in, got, err)
+		}
+	}
+}

@@ -361,3 +361,27 @@ func ParsePayment(m *specs.Message) (PaymentResult, error) {
 	}
 	return r, nil
 }
+
+// ParseMinor reads a decimal amount with at most two decimals ("4185.18", "5", "0.5")
+// into minor units, without floating point.
+func ParseMinor(s string) (int64, error) {
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	whole, frac, _ := strings.Cut(s, ".")
+	if whole == "" || len(frac) > 2 || len(whole) > 15 {
+		return 0, fmt.Errorf("amount %q: want digits with at most two decimals", s)
+	}
+	for len(frac) < 2 {
+		frac += "0"
+	}
+	w, err1 := strconv.ParseUint(whole, 10, 64)
+	f, err2 := strconv.ParseUint(frac, 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("amount %q: want digits with at most two decimals", s)
+	}
+	v := int64(w*100 + f)
+	if neg {
+		v = -v
+	}
+	return v, nil
+}
