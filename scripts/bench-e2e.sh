@@ -89,7 +89,7 @@ for cfg in "1x1 1 1" "4x64 4 64" "16x256 16 256"; do
   run_load "$label" echo "$ECHO_ADDR" "$2" "$3"
   echo "== $label: host (payments)"
   prof_pid=
-  if [ "$label" = 4x64 ] && [ -n "$ADMIN_ADDR" ]; then
+  if [ "$label" = 4x64 ] && [ -n "$ADMIN_ADDR" ] && command -v curl >/dev/null; then
     secs=${SECS%%.*}; [ "$secs" -ge 1 ] || secs=1
     ( sleep "${WARMUP%s}"; curl -fsS -o "$OUT/cpu-4x64.pprof" \
         "http://$ADMIN_ADDR/debug/pprof/profile?seconds=$secs" 2>/dev/null \

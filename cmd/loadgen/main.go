@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -71,6 +72,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		noSignOn    = fs.Bool("no-sign-on", false, "do not sign on (PC link)")
 		seed        = fs.Uint64("seed", 0, "seed of the operation mix (0: clock)")
 		jsonOut     = fs.Bool("json", false, "print the result as JSON")
+		cpuProfile  = fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -123,6 +125,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Amount: *amount, Card: *card, Conns: *conns, InFlight: *inflight, Rate: *rate,
 		Duration: *duration, Count: *count, Warmup: *warmup, Timeout: *timeout, Mix: mix,
 		ReversalMTI: *revMTI, NoSignOn: *noSignOn, Seed: *seed,
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(stderr, "loadgen:", err)
+			return 1
+		}
+		defer pprof.StopCPUProfile()
 	}
 	res, err := simulators.RunLoad(ctx, cfg, d, nil)
 	if err != nil {

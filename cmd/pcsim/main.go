@@ -193,6 +193,8 @@ func printOutcome(w io.Writer, out simulators.BillOutcome, asJSON bool) {
 		return
 	}
 	switch {
+	case out.Inquiry.RC != "00":
+		fmt.Fprintf(w, "%s %s: inquiry declined %s\n", out.Channel, out.Target, out.Inquiry.RC)
 	case out.TimedOut:
 		fmt.Fprintf(w, "%s %s %s AZN: no answer in time; reversal advice acknowledged: %v\n", out.Channel, out.Target, simulators.FormatMinor(out.Amount), out.Reversed)
 	case out.RC != "00":
