@@ -17,6 +17,7 @@ const (
 	DefaultReadIdleTimeout = 5 * time.Minute
 	DefaultWriteTimeout    = 5 * time.Second
 	DefaultShutdownGrace   = 10 * time.Second
+	DefaultEchoTimeout     = 8 * time.Second
 )
 
 // DefaultWorkers is the default size of the shared handler pool: handlers mostly wait
@@ -50,6 +51,18 @@ type Config struct {
 	ShutdownGrace time.Duration
 	// WriteBuffer, when > 0, sets SO_SNDBUF of accepted connections (bytes).
 	WriteBuffer int
+
+	// HostID is DE 32 of the host's own requests (echo, cutover) on accepted PC
+	// connections. Empty: DE 32 left out.
+	HostID string
+	// EchoInterval: a signed-on PC connection on which nothing was read for this long is
+	// echoed (0800/301). 0: the institution's echo_interval from the registry (default
+	// 60 s); negative: never.
+	EchoInterval time.Duration
+	// EchoTimeout: how long an echo or a cutover announcement waits for its 0810. 0: the
+	// institution's timeout from the registry (default 8 s). An unanswered echo closes
+	// the connection.
+	EchoTimeout time.Duration
 }
 
 func (c Config) withDefaults() Config {

@@ -66,6 +66,9 @@ type conn struct {
 	signedOnAs atomic.Pointer[string]
 	// termSignedOn: a terminal sent 0800/001 (informational; terminals need no sign-on).
 	termSignedOn atomic.Bool
+	// lastRead is when the last frame was read (unix ns); echoing: an idle echo is out.
+	lastRead atomic.Int64
+	echoing  atomic.Bool
 	// writing is the time the writer's current socket write began (0: not writing).
 	writing atomic.Int64
 
@@ -73,7 +76,7 @@ type conn struct {
 }
 
 func newConn(h *Host, l *listener, nc net.Conn, id terminals.ConnID, remote string) *conn {
-	return &conn{
+	c := &conn{
 		h: h, l: l, nc: nc, id: id, remote: remote,
 		log:        h.log.With().Str("link", l.name).Uint64("conn", uint64(id)).Str("remote", remote).Logger(),
 		since:      time.Now(),
@@ -83,6 +86,8 @@ func newConn(h *Host, l *listener, nc net.Conn, id terminals.ConnID, remote stri
 		closed:     make(chan struct{}),
 		writerQuit: make(chan struct{}),
 	}
+	c.lastRead.Store(c.since.UnixNano())
+	return c
 }
 
 // close closes the socket once; the first reason is the one logged and counted.
@@ -93,7 +98,7 @@ func (c *conn) close(label, detail string) {
 		c.h.metrics.conns.WithLabelValues(c.l.name).Dec()
 		c.h.metrics.closed.WithLabelValues(c.l.name, label).Inc()
 		ev := c.log.Info()
-		if label == "protocol" || label == "unreadable" || label == "write_timeout" || label == "write_error" {
+		if label == "protocol" || label == "unreadable" || label == "write_timeout" || label == "write_error" || label == "echo_timeout" {
 			ev = c.log.Warn()
 		}
 		ev.Str("event", "closed").Str("reason", label).Str("detail", detail).
@@ -143,6 +148,7 @@ func (c *conn) readLoop() {
 			buf = frame[:0]
 		}
 		read := time.Now()
+		c.lastRead.Store(read.UnixNano())
 		c.framesIn.Add(1)
 		mti, stan, err := c.l.dialect.Scan(frame)
 		if err != nil {

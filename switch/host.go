@@ -34,6 +34,7 @@ type Host struct {
 	cancel  context.CancelFunc
 
 	nextID   atomic.Uint64
+	stan     atomic.Uint32 // host-initiated requests' DE 11
 	started  atomic.Bool
 	ready    atomic.Bool
 	draining atomic.Bool
@@ -83,6 +84,7 @@ func New(cfg Config, deps Deps) (*Host, error) {
 		h.bizDate = func() string { return time.Now().Format("0102") }
 	}
 	h.baseCtx, h.cancel = context.WithCancel(context.Background())
+	h.stan.Store(uint32(time.Now().UnixNano() / 1000 % 999999))
 	if cfg.PCAddr != "" {
 		h.listeners = append(h.listeners, &listener{link: specs.LinkPC, name: "pc", dialect: deps.PC, addr: cfg.PCAddr})
 	}
@@ -130,6 +132,10 @@ func (h *Host) Start(ctx context.Context) error {
 			Str("addr", l.ln.Addr().String()).Msg("listening")
 		h.wg.Add(1)
 		go h.acceptLoop(l)
+	}
+	if h.cfg.PCAddr != "" && h.cfg.EchoInterval >= 0 {
+		h.wg.Add(1)
+		go h.echoLoop()
 	}
 	h.ready.Store(true)
 	return nil
