@@ -506,3 +506,20 @@ func TestNumberSet(t *testing.T) {
 		t.Error("new number reported as a duplicate")
 	}
 }
+
+func TestServiceRegistry(t *testing.T) {
+	body := ""
+	for i := range 5 {
+		body += fmt.Sprintf("<account number=\"%d\"><debt service=\"ELEC\" period=\"202610\" amount=\"1\"/><debt service=\"X-1\" period=\"202610\" amount=\"1\"/></account>\n", i)
+	}
+	calls := map[string]int{}
+	o := Options{MinorDigits: 2, Service: func(c string) bool { calls[c]++; return c == "ELEC" }}
+	_, rep, err := Validate(strings.NewReader(doc(body)), o)
+	if err != nil || len(rep.Errors) != 5 || calls["ELEC"] != 1 || calls["X-1"] != 1 {
+		t.Errorf("%v %+v calls %v", err, rep, calls)
+	}
+	// Without a registry any code of valid syntax passes.
+	if _, rep, err := Validate(strings.NewReader(doc(body)), Options{MinorDigits: 2}); err != nil || !rep.OK() {
+		t.Errorf("nil Service: %v %+v", err, rep)
+	}
+}

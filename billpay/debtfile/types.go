@@ -127,7 +127,7 @@ func (e RecordError) Error() string {
 
 // Report is what a pass over a file found.
 type Report struct {
-	Errors   []RecordError // in file order, at most Options.MaxErrors
+	Errors   []RecordError // in the order found (an account-level error after its debts'), at most Options.MaxErrors
 	More     int           // errors found beyond the cap
 	Accounts int           // <account> elements read
 	Debts    int           // <debt> elements read
