@@ -165,6 +165,11 @@ func RunDemoTraffic(ctx context.Context, t DemoTargets, d time.Duration) (DemoSu
 		return r.sum, errors.New("demo: no address to send traffic to")
 	}
 
+	for _, ch := range []Channel{ChannelATM, ChannelInternet, ChannelPOSCash, ChannelPOSCard} { // table order
+		if (pc != nil && (ch == ChannelATM || ch == ChannelInternet)) || (pos != nil && ch == ChannelPOSCash) || (pos != nil && pc != nil && ch == ChannelPOSCard) {
+			r.stats(ch)
+		}
+	}
 	var wg sync.WaitGroup
 	loop := func(ch Channel, f func(i int, rng *rand.Rand)) {
 		wg.Add(1)

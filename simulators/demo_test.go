@@ -81,6 +81,9 @@ func TestRunDemoTraffic(t *testing.T) {
 			t.Fatalf("%s: %+v (errors %v)", ch, c, sum.Errors)
 		}
 	}
+	if len(sum.Channels) != 4 || sum.Channels[0].Channel != ChannelATM || sum.Channels[3].Channel != ChannelPOSCard {
+		t.Fatalf("channels out of order: %v", sum.Channels)
+	}
 	if card := got[ChannelPOSCard]; card.Payments >= 10 && card.Declined["51"] == 0 {
 		t.Fatalf("the decline BIN was never declined: %+v", card)
 	}
@@ -92,6 +95,7 @@ func TestRunDemoTraffic(t *testing.T) {
 	}
 	var b bytes.Buffer
 	sum.WriteText(&b)
+	t.Log("\n" + b.String())
 	for _, w := range []string{"ATM", "INTERNET", "POS-CASH", "POS-CARD", "Receipt R", "Shift close", "in balance", "AZERISIQ"} {
 		if !strings.Contains(b.String(), w) {
 			t.Fatalf("summary lacks %q:\n%s", w, b.String())
