@@ -4,7 +4,8 @@
 // reader and one writer goroutine per connection, a bounded pool of handlers with
 // backpressure to the readers, network management (0800 sign-on, sign-off, echo; sign-on
 // state per PC connection), the checks of host-iso8583.md §9 (unreadable frames, missing
-// mandatory fields), the router from (MTI, processing code) to a Handler, graceful
+// mandatory fields), the router from (MTI, processing code) to a Handler, the host's own
+// requests on accepted PC connections (idle echo, cutover announcement, Request), graceful
 // shutdown, zerolog lines per connection event and per message, and Prometheus metrics
 // on a registry of its own.
 //
