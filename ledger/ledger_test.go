@@ -1,0 +1,617 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+func TestSubmitRejectsMalformed(t *testing.T) {
+	s := openTest(t, vfs.NewMem())
+	defer s.Close()
+	good := payment(1000, 50, "p")
+	tests := []struct {
+		name string
+		cmd  *Command
+		is   error
+	}{
+		{"nil", nil, ErrInvalid},
+		{"no key", &Command{Transfer: good}, ErrInvalid},
+		{"both transfer and reverse", &Command{Key: []byte("k"), Transfer: good, Reverse: 1}, ErrInvalid},
+		{"unbalanced", cmdOf("k", &Transfer{Code: CodePayment, Postings: []Posting{
+			{Account: drawer, Side: Debit, Amount: 10, Currency: azn},
+			{Account: provider, Side: Credit, Amount: 9, Currency: azn}}}), ErrUnbalanced},
+		{"balanced across currencies only", cmdOf("k", &Transfer{Code: CodePayment, Postings: []Posting{
+			{Account: drawer, Side: Debit, Amount: 10, Currency: azn},
+			{Account: provider, Side: Credit, Amount: 10, Currency: 840}}}), ErrUnbalanced},
+		{"zero amount", cmdOf("k", &Transfer{Code: CodePayment, Postings: []Posting{
+			{Account: drawer, Side: Debit, Amount: 0, Currency: azn},
+			{Account: provider, Side: Credit, Amount: 0, Currency: azn}}}), ErrInvalid},
+		{"negative amount", cmdOf("k", &Transfer{Code: CodePayment, Postings: []Posting{
+			{Account: drawer, Side: Debit, Amount: -5, Currency: azn},
+			{Account: provider, Side: Credit, Amount: -5, Currency: azn}}}), ErrInvalid},
+		{"one posting", cmdOf("k", &Transfer{Code: CodePayment, Postings: []Posting{
+			{Account: drawer, Side: Debit, Amount: 5, Currency: azn}}}), ErrInvalid},
+		{"bad kind", cmdOf("k", move(AccountID{Kind: 99}, provider, 5)), ErrInvalid},
+		{"bad side", cmdOf("k", &Transfer{Code: CodePayment, Postings: []Posting{
+			{Account: drawer, Side: 7, Amount: 5, Currency: azn},
+			{Account: provider, Side: Credit, Amount: 5, Currency: azn}}}), ErrInvalid},
+		{"no currency", cmdOf("k", &Transfer{Code: CodePayment, Postings: []Posting{
+			{Account: drawer, Side: Debit, Amount: 5},
+			{Account: provider, Side: Credit, Amount: 5}}}), ErrInvalid},
+		{"code reversal", cmdOf("k", &Transfer{Code: CodeReversal, Postings: good.Postings}), ErrInvalid},
+		{"no code", cmdOf("k", &Transfer{Postings: good.Postings}), ErrInvalid},
+		{"write in ledger range", &Command{Key: []byte("k"), Writes: []Write{{Key: []byte{prefixBalance, 1}, Value: []byte("x")}}}, ErrInvalid},
+		{"write above switch range", &Command{Key: []byte("k"), Writes: []Write{{Key: []byte{0x50}, Value: []byte("x")}}}, ErrInvalid},
+		{"empty write key", &Command{Key: []byte("k"), Writes: []Write{{Value: []byte("x")}}}, ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Submit(context.Background(), tc.cmd)
+			if !errors.Is(err, tc.is) {
+				t.Fatalf("err = %v, want %v", err, tc.is)
+			}
+			if _, ok, err := s.Lookup(context.Background(), []byte("k")); ok || err != nil {
+				t.Fatalf("a refused command was recorded (ok=%v err=%v)", ok, err)
+			}
+		})
+	}
+	if got := s.Balance(drawer, azn); got != (Balance{}) {
+		t.Fatalf("drawer moved: %+v", got)
+	}
+}
+
+func TestIdempotency(t *testing.T) {
+	s := openTest(t, vfs.NewMem())
+	defer s.Close()
+	ctx := context.Background()
+
+	first := submit(t, s, &Command{Key: []byte("pay-1"), RequestHash: hashOf("a"), Transfer: payment(1000, 50, "1"), Result: []byte("receipt-1")})
+	if first.Status != Committed || first.Duplicate || first.TransferID == 0 {
+		t.Fatalf("first = %+v", first)
+	}
+	again := submit(t, s, &Command{Key: []byte("pay-1"), RequestHash: hashOf("a"), Transfer: payment(1000, 50, "1"), Result: []byte("other")})
+	if !again.Duplicate || again.TransferID != first.TransferID || string(again.Result) != "receipt-1" || again.Status != Committed {
+		t.Fatalf("duplicate = %+v, want the original outcome", again)
+	}
+	if _, err := s.Submit(ctx, &Command{Key: []byte("pay-1"), RequestHash: hashOf("b"), Transfer: payment(1000, 50, "1")}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("different request under the same key: err = %v, want ErrConflict", err)
+	}
+	if b := s.Balance(provider, azn); b.Credits != 1000 || b.Debits != 0 {
+		t.Fatalf("provider = %+v, want one payment", b)
+	}
+
+	// A decline is remembered: the same key stays declined after the rule would pass.
+	pay := &Command{Key: []byte("payout-1"), RequestHash: hashOf("payout"), Transfer: move(provider, settle, 5000)}
+	d := submit(t, s, pay)
+	if d.Status != Declined || !errors.Is(d.Reason, ErrInsufficientFunds) {
+		t.Fatalf("payout = %+v, want declined", d)
+	}
+	submit(t, s, cmdOf("pay-2", payment(9000, 0, "2")))
+	d2 := submit(t, s, pay)
+	if d2.Status != Declined || !d2.Duplicate || !errors.Is(d2.Reason, ErrInsufficientFunds) {
+		t.Fatalf("payout retried = %+v, want the remembered decline", d2)
+	}
+	if _, err := s.Submit(ctx, &Command{Key: []byte("payout-1"), RequestHash: hashOf("x"), Transfer: move(provider, settle, 1)}); !errors.Is(err, ErrConflict) {
+		t.Fatalf("err = %v, want ErrConflict", err)
+	}
+	out, ok, err := s.Lookup(ctx, []byte("pay-1"))
+	if err != nil || !ok || out.TransferID != first.TransferID || string(out.Result) != "receipt-1" {
+		t.Fatalf("Lookup = %+v %v %v", out, ok, err)
+	}
+	if _, ok, _ := s.Lookup(ctx, []byte("never")); ok {
+		t.Fatal("Lookup found an unknown key")
+	}
+	mustVerify(t, s)
+}
+
+// Many submitters race with one key: exactly one posts, the rest see its outcome,
+// and those with another request hash get ErrConflict.
+func TestIdempotencyUnderConcurrency(t *testing.T) {
+	s := openTest(t, vfs.NewMem())
+	defer s.Close()
+	const n = 64
+	var wg sync.WaitGroup
+	outs := make([]Outcome, n)
+	errs := make([]error, n)
+	for i := 0; i < n; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			h := hashOf("same")
+			if i%4 == 3 {
+				h = hashOf("other")
+			}
+			outs[i], errs[i] = s.Submit(context.Background(), &Command{Key: []byte("k"), RequestHash: h, Transfer: payment(100, 1, "x")})
+		}(i)
+	}
+	wg.Wait()
+	originals, dups, conflicts := 0, 0, 0
+	var id TransferID
+	for i := range outs {
+		switch {
+		case errors.Is(errs[i], ErrConflict):
+			conflicts++
+		case errs[i] != nil:
+			t.Fatalf("submit %d: %v", i, errs[i])
+		case outs[i].Duplicate:
+			dups++
+		default:
+			originals++
+			id = outs[i].TransferID
+		}
+	}
+	// The first to reach the sequencer wins; if it had the "other" hash, the rest conflict.
+	if originals != 1 || dups+conflicts != n-1 {
+		t.Fatalf("originals %d dups %d conflicts %d", originals, dups, conflicts)
+	}
+	for i := range outs {
+		if errs[i] == nil && outs[i].TransferID != id {
+			t.Fatalf("outcome %d has transfer %d, want %d", i, outs[i].TransferID, id)
+		}
+	}
+	if b := s.Balance(provider, azn); b.Credits != 100 {
+		t.Fatalf("provider = %+v, want one posting", b)
+	}
+	mustVerify(t, s)
+}
+
+func TestReversal(t *testing.T) {
+	s := openTest(t, vfs.NewMem())
+	defer s.Close()
+	p := submit(t, s, cmdOf("pay", payment(1000, 50, "P1")))
+	r := submit(t, s, &Command{Key: []byte("rev"), RequestHash: hashOf("rev"), Reverse: p.TransferID})
+	if r.Status != Committed || r.TransferID <= p.TransferID {
+		t.Fatalf("reversal = %+v", r)
+	}
+	for _, a := range []AccountID{drawer, provider, income} {
+		b := s.Balance(a, azn)
+		if b.Debits != b.Credits {
+			t.Fatalf("%v not back to zero net: %+v", a, b)
+		}
+	}
+	tr, ok, err := s.Transfer(r.TransferID)
+	if err != nil || !ok || tr.Code != CodeReversal || tr.Reverses != p.TransferID || tr.Refs.PaymentID != "P1" {
+		t.Fatalf("reversal transfer = %+v %v %v", tr, ok, err)
+	}
+	tests := []struct {
+		name   string
+		target TransferID
+		reason error
+	}{
+		{"second reversal", p.TransferID, ErrAlreadyReversed},
+		{"unknown transfer", 12345, ErrNotFound},
+		{"reversal of a reversal", r.TransferID, ErrNotReversible},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			out := submit(t, s, &Command{Key: []byte("rev-" + tc.name), Reverse: tc.target})
+			if out.Status != Declined || !errors.Is(out.Reason, tc.reason) {
+				t.Fatalf("out = %+v, want declined %v", out, tc.reason)
+			}
+		})
+	}
+
+	// A reversal honours the balance rules: the provider was paid out meanwhile.
+	p2 := submit(t, s, cmdOf("pay2", payment(700, 0, "P2")))
+	if o := submit(t, s, cmdOf("payout", move(provider, settle, 700))); o.Status != Committed {
+		t.Fatalf("payout = %+v", o)
+	}
+	if o := submit(t, s, &Command{Key: []byte("rev2"), Reverse: p2.TransferID}); o.Status != Declined || !errors.Is(o.Reason, ErrInsufficientFunds) {
+		t.Fatalf("reversal after payout = %+v, want ErrInsufficientFunds", o)
+	}
+	mustVerify(t, s)
+}
+
+// Two reversals of one transfer inside one group: only the first posts.
+func TestReversalOnceWithinAGroup(t *testing.T) {
+	s := openTest(t, vfs.NewMem())
+	defer s.Close()
+	p := submit(t, s, cmdOf("pay", payment(1000, 50, "P1")))
+	var wg sync.WaitGroup
+	outs := make([]Outcome, 16)
+	for i := range outs {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			outs[i] = submit(t, s, &Command{Key: []byte(fmt.Sprint("rev", i)), Reverse: p.TransferID})
+		}(i)
+	}
+	wg.Wait()
+	committed := 0
+	for _, o := range outs {
+		if o.Status == Committed {
+			committed++
+		} else if !errors.Is(o.Reason, ErrAlreadyReversed) {
+			t.Fatalf("decline reason %v", o.Reason)
+		}
+	}
+	if committed != 1 {
+		t.Fatalf("%d reversals committed, want 1", committed)
+	}
+	mustVerify(t, s)
+}
+
+func TestBalanceRules(t *testing.T) {
+	tests := []struct {
+		name     string
+		debit    AccountID // debited first, from an empty balance
+		mayGoNeg bool
+	}{
+		{"provider payable", provider, false},
+		{"commission income", income, false},
+		{"subscriber advances", advances, false},
+		{"acquirer receivable", acquirer, true},
+		{"settlement", settle, true},
+		{"suspense", suspense, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openTest(t, vfs.NewMem())
+			defer s.Close()
+			// Debiting a credit-normal account from zero takes it negative.
+			out := submit(t, s, cmdOf("d", move(tc.debit, suspense, 10)))
+			if tc.debit == suspense {
+				out = submit(t, s, cmdOf("d2", move(tc.debit, drawer, 10)))
+			}
+			if tc.mayGoNeg != (out.Status == Committed) {
+				t.Fatalf("out = %+v, may go negative: %v", out, tc.mayGoNeg)
+			}
+			if !tc.mayGoNeg {
+				// Credit it, then debiting up to the credit is fine and one more is not.
+				submit(t, s, cmdOf("c", move(drawer, tc.debit, 10)))
+				if o := submit(t, s, cmdOf("d-ok", move(tc.debit, settle, 10))); o.Status != Committed {
+					t.Fatalf("debit to zero: %+v", o)
+				}
+				if o := submit(t, s, cmdOf("d-1", move(tc.debit, settle, 1))); o.Status != Declined {
+					t.Fatalf("debit below zero: %+v", o)
+				}
+			}
+			mustVerify(t, s)
+		})
+	}
+}
+
+// A multi-leg transfer is judged on the account's net: a debit and a larger credit to
+// the same provider in one transfer is allowed from zero.
+func TestBalanceRuleNetsLegs(t *testing.T) {
+	s := openTest(t, vfs.NewMem())
+	defer s.Close()
+	out := submit(t, s, cmdOf("net", &Transfer{Code: CodeAdjustment, Postings: []Posting{
+		{Account: provider, Side: Debit, Amount: 5, Currency: azn},
+		{Account: provider, Side: Credit, Amount: 8, Currency: azn},
+		{Account: drawer, Side: Debit, Amount: 3, Currency: azn},
+	}}))
+	if out.Status != Committed {
+		t.Fatalf("out = %+v", out)
+	}
+}
+
+func TestWritesAreAtomicWithTheOutcome(t *testing.T) {
+	s := openTest(t, vfs.NewMem())
+	defer s.Close()
+	ok := submit(t, s, &Command{Key: []byte("a"), Transfer: payment(10, 0, "a"),
+		Writes: []Write{{Key: []byte{0x20, 'a'}, Value: []byte("paid")}, {Key: []byte{0x40, 'a'}, Value: []byte("sw")}}})
+	no := submit(t, s, &Command{Key: []byte("b"), Transfer: move(provider, settle, 1000),
+		Writes: []Write{{Key: []byte{0x20, 'b'}, Value: []byte("paid")}}})
+	only := submit(t, s, &Command{Key: []byte("c"), Result: []byte("declined-by-billpay"),
+		Writes: []Write{{Key: []byte{0x21, 'c'}, Value: []byte("note")}, {Key: []byte{0x20, 'a'}, Delete: true}}})
+	if ok.Status != Committed || no.Status != Declined || only.Status != Committed || only.TransferID != 0 {
+		t.Fatalf("outcomes %+v %+v %+v", ok, no, only)
+	}
+	v, err := s.View()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer v.Close()
+	for _, tc := range []struct {
+		key  []byte
+		want string
+	}{{[]byte{0x20, 'a'}, ""}, {[]byte{0x40, 'a'}, "sw"}, {[]byte{0x20, 'b'}, ""}, {[]byte{0x21, 'c'}, "note"}} {
+		got, found, err := v.Get(tc.key)
+		if err != nil || string(got) != tc.want || found != (tc.want != "") {
+			t.Fatalf("Get(%x) = %q %v %v, want %q", tc.key, got, found, err, tc.want)
+		}
+	}
+	var keys []string
+	if err := v.Scan([]byte{0x20}, []byte{0x50}, func(k, _ []byte) bool { keys = append(keys, string(k)); return true }); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(keys) != fmt.Sprint([]string{"\x21c", "\x40a"}) {
+		t.Fatalf("scan = %q", keys)
+	}
+	mustVerify(t, s)
+}
+
+func TestWriteFunc(t *testing.T) {
+	s := openTest(t, vfs.NewMem())
+	defer s.Close()
+	ctx := context.Background()
+	boom := errors.New("boom")
+	tests := []struct {
+		name string
+		fn   func(Writer) error
+		err  error
+	}{
+		{"fails midway", func(w Writer) error { _ = w.Set([]byte{0x20, 1}, []byte("x")); return boom }, boom},
+		{"writes a ledger key", func(w Writer) error { return w.Set([]byte{prefixTransfer, 1}, []byte("x")) }, ErrInvalid},
+		{"deletes a ledger key", func(w Writer) error { return w.Delete(metaDateKey) }, ErrInvalid},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Submit(ctx, &Command{Key: []byte(tc.name), Transfer: payment(5, 0, "x"), WriteFunc: tc.fn})
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("err = %v, want %v", err, tc.err)
+			}
+			if _, ok, _ := s.Lookup(ctx, []byte(tc.name)); ok {
+				t.Fatal("failed command was recorded")
+			}
+		})
+	}
+	if b := s.Balance(provider, azn); b != (Balance{}) {
+		t.Fatalf("provider moved: %+v", b)
+	}
+	v, _ := s.View()
+	if _, found, _ := v.Get([]byte{0x20, 1}); found {
+		t.Fatal("write of a failed WriteFunc is visible")
+	}
+	v.Close()
+	mustVerify(t, s)
+}
+
+// A streamed import larger than half a memtable goes to Pebble as one flushable batch
+// and stays atomic with its outcome, while other commands flow around it.
+func TestLargeWriteFunc(t *testing.T) {
+	opts := testOptions(vfs.NewMem())
+	opts.MemTableSize = 4 << 20
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	const n = 60_000 // ~9 MB: more than half the memtable
+	val := make([]byte, 140)
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			submit(t, s, cmdOf(fmt.Sprint("pay", i), payment(10, 1, "x")))
+		}(i)
+	}
+	out := submit(t, s, &Command{Key: []byte("import"), WriteFunc: func(w Writer) error {
+		k := []byte{0x22, 0, 0, 0, 0}
+		for i := 0; i < n; i++ {
+			k[1], k[2], k[3], k[4] = byte(i>>24), byte(i>>16), byte(i>>8), byte(i)
+			if err := w.Set(k, val); err != nil {
+				return err
+			}
+		}
+		return nil
+	}})
+	wg.Wait()
+	if out.Status != Committed {
+		t.Fatalf("import = %+v", out)
+	}
+	v, _ := s.View()
+	count := 0
+	if err := v.Scan([]byte{0x22}, []byte{0x23}, func(_, _ []byte) bool { count++; return true }); err != nil {
+		t.Fatal(err)
+	}
+	v.Close()
+	if count != n {
+		t.Fatalf("import wrote %d records, want %d", count, n)
+	}
+	mustVerify(t, s)
+}
+
+func TestCutover(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openTest(t, fs)
+	ctx := context.Background()
+	a := submit(t, s, cmdOf("a", payment(10, 0, "a")))
+	if a.BusinessDate != 20261121 || s.BusinessDate() != 20261121 {
+		t.Fatalf("date %d / %d", a.BusinessDate, s.BusinessDate())
+	}
+	if err := s.Cutover(ctx, 20261122); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Cutover(ctx, 20261122); err != nil {
+		t.Fatalf("repeated cutover: %v", err)
+	}
+	for _, bad := range []Date{20261120, 20261399, 0} {
+		if err := s.Cutover(ctx, bad); !errors.Is(err, ErrBadDate) {
+			t.Fatalf("Cutover(%d) = %v, want ErrBadDate", bad, err)
+		}
+	}
+	b := submit(t, s, cmdOf("b", payment(10, 0, "b")))
+	tr, _, _ := s.Transfer(b.TransferID)
+	if b.BusinessDate != 20261122 || tr.BusinessDate != 20261122 || s.BusinessDate() != 20261122 {
+		t.Fatalf("after cutover: outcome %d transfer %d store %d", b.BusinessDate, tr.BusinessDate, s.BusinessDate())
+	}
+	mustVerify(t, s)
+	s.Close()
+	s = openTest(t, fs)
+	defer s.Close()
+	if s.BusinessDate() != 20261122 {
+		t.Fatalf("date after reopen %d", s.BusinessDate())
+	}
+}
+
+func TestRecovery(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openTest(t, fs)
+	ctx := context.Background()
+	var last TransferID
+	for i := 0; i < 50; i++ {
+		out := submit(t, s, cmdOf(fmt.Sprint("p", i), payment(int64(100+i), 3, fmt.Sprint(i))))
+		last = out.TransferID
+	}
+	submit(t, s, &Command{Key: []byte("r"), Reverse: last})
+	want := map[AccountID]Balance{}
+	for _, a := range []AccountID{drawer, provider, income} {
+		want[a] = s.Balance(a, azn)
+	}
+	before := mustVerify(t, s)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, fs)
+	for a, b := range want {
+		if got := s.Balance(a, azn); got != b {
+			t.Fatalf("%v after reopen %+v, want %+v", a, got, b)
+		}
+	}
+	after := mustVerify(t, s)
+	if after.Head != before.Head || after.Transfers != 51 {
+		t.Fatalf("report changed across reopen:\n%s\n%s", before, after)
+	}
+	// Ids stay time-ordered across restarts, even with a clock that went back.
+	s.Close()
+	opts := testOptions(fs)
+	opts.Clock = func() time.Time { return time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC) }
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out := submit(t, s, cmdOf("late", payment(1, 0, "late"))); out.TransferID <= last {
+		t.Fatalf("id %d not after %d", out.TransferID, last)
+	}
+	if _, ok, _ := s.Lookup(ctx, []byte("p7")); !ok {
+		t.Fatal("p7 lost")
+	}
+	s.Close()
+}
+
+// Tampering is found: a balance edited behind the ledger stops Open; an edited
+// transfer breaks the journal chain at its group.
+func TestRecoveryRefusesInconsistentStore(t *testing.T) {
+	tests := []struct {
+		name   string
+		tamper func(t *testing.T, db *pebble.DB, s *Store)
+		open   bool // Open still succeeds
+	}{
+		{"balance edited", func(t *testing.T, db *pebble.DB, _ *Store) {
+			_ = db.Set(balanceKey(nil, provider, azn), appendBalance(nil, Balance{Credits: 1}), pebble.Sync)
+		}, false},
+		{"transfer deleted", func(t *testing.T, db *pebble.DB, _ *Store) {
+			lo, hi := prefixBounds(prefixTransfer)
+			it, _ := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+			it.First()
+			k := append([]byte(nil), it.Key()...)
+			it.Close()
+			_ = db.Delete(k, pebble.Sync)
+		}, false},
+		{"transfer refs edited", func(t *testing.T, db *pebble.DB, _ *Store) {
+			lo, hi := prefixBounds(prefixTransfer)
+			it, _ := db.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+			it.Last()
+			k := append([]byte(nil), it.Key()...)
+			v := append([]byte(nil), it.Value()...)
+			it.Close()
+			v[len(v)-1] ^= 1 // last byte of the terminal id
+			_ = db.Set(k, v, pebble.Sync)
+		}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			fs := vfs.NewMem()
+			s := openTest(t, fs)
+			for i := 0; i < 5; i++ {
+				submit(t, s, cmdOf(fmt.Sprint("p", i), payment(100, 1, "x")))
+			}
+			rep := mustVerify(t, s)
+			s.Close()
+			db, err := pebble.Open("db", &pebble.Options{FS: fs, FormatMajorVersion: pebble.FormatNewest, Logger: quietLogger{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.tamper(t, db, s)
+			db.Close()
+			s2, err := Open(testOptions(fs))
+			if tc.open != (err == nil) {
+				t.Fatalf("Open err = %v, want success %v", err, tc.open)
+			}
+			if err != nil {
+				if !errors.Is(err, ErrCorruptStore) {
+					t.Fatalf("err = %v, want ErrCorruptStore", err)
+				}
+				return
+			}
+			s2.Close()
+			got, err := VerifyFS(fs, "db")
+			if !errors.Is(err, ErrVerify) || got.FirstBroken != rep.Groups {
+				t.Fatalf("Verify err = %v, first broken %d, want group %d\n%s", err, got.FirstBroken, rep.Groups, got)
+			}
+		})
+	}
+}
+
+// Nothing is visible before its group is synced: while the WAL sync is held, the
+// command is applied in Pebble but Lookup, View, Balance and Submit do not show it.
+func TestNothingVisibleBeforeSync(t *testing.T) {
+	gate := newGateFS(vfs.NewMem())
+	s := openTest(t, gate)
+	defer s.Close()
+	ctx := context.Background()
+	gate.close()
+	done := make(chan Outcome)
+	go func() {
+		done <- submit(t, s, &Command{Key: []byte("k"), Transfer: payment(100, 0, "x"),
+			Writes: []Write{{Key: []byte{0x20, 'k'}, Value: []byte("v")}}})
+	}()
+	<-gate.waiting
+	// The batch is applied (Pebble itself shows it) but not synced.
+	if _, closer, err := s.db.Get(idemKey(nil, []byte("k"))); err != nil {
+		t.Fatalf("batch not applied while sync held: %v", err)
+	} else {
+		closer.Close()
+	}
+	if _, ok, _ := s.Lookup(ctx, []byte("k")); ok {
+		t.Fatal("Lookup shows an unsynced outcome")
+	}
+	v, _ := s.View()
+	if _, found, _ := v.Get([]byte{0x20, 'k'}); found {
+		t.Fatal("View shows an unsynced write")
+	}
+	v.Close()
+	if b := s.Balance(provider, azn); b != (Balance{}) {
+		t.Fatalf("Balance shows unsynced state %+v", b)
+	}
+	select {
+	case out := <-done:
+		t.Fatalf("acknowledged before sync: %+v", out)
+	case <-time.After(20 * time.Millisecond):
+	}
+	gate.open()
+	out := <-done
+	if out.Status != Committed {
+		t.Fatalf("out = %+v", out)
+	}
+	if _, ok, _ := s.Lookup(ctx, []byte("k")); !ok {
+		t.Fatal("Lookup misses a synced outcome")
+	}
+	if b := s.Balance(provider, azn); b.Credits != 100 {
+		t.Fatalf("balance %+v", b)
+	}
+}
+
+func TestClose(t *testing.T) {
+	s := openTest(t, vfs.NewMem())
+	submit(t, s, cmdOf("a", payment(1, 0, "a")))
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Submit(context.Background(), cmdOf("b", payment(1, 0, "b"))); !errors.Is(err, ErrClosed) {
+		t.Fatalf("Submit after Close = %v", err)
+	}
+	if _, err := s.View(); !errors.Is(err, ErrClosed) {
+		t.Fatalf("View after Close = %v", err)
+	}
+}

@@ -1,0 +1,572 @@
+package ledger
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// The sequencer is the one goroutine that owns every balance. For each group it drains
+// the queue (up to MaxGroup commands), validates each command against its working
+// state, writes one Pebble batch (transfers, outcomes, the commands' own writes,
+// touched balances, one journal record) and applies it with Sync without waiting for
+// the fsync. It then takes a snapshot of exactly that state and hands the group to the
+// acker, and goes on building the next group while the WAL syncs (pipelining). The
+// acker waits for the sync, publishes the snapshot, balances and date, and only then
+// acknowledges the group's commands. Groups are acknowledged in order, and a later
+// group's WAL records follow the earlier one's, so nothing is ever acknowledged or
+// visible before it is durable.
+
+// account is the sequencer's working balance of one (account, currency).
+type account struct {
+	key     string // balanceKey
+	kind    AccountKind
+	bal     Balance
+	touched uint64 // group seq that last changed it
+}
+
+// recovered is the state rebuilt by Open.
+type recovered struct {
+	accounts  map[string]*account
+	date      Date
+	seq       uint64
+	head      [32]byte
+	lastID    TransferID
+	transfers uint64
+}
+
+// group is one commit unit passed from the sequencer to the acker.
+type group struct {
+	reqs     []*request
+	batch    *pebble.Batch // nil when the group wrote nothing
+	snap     *pebble.Snapshot
+	balances []pubBalance
+	date     Date
+	err      error // the commit failed: fail every request
+}
+
+type pubBalance struct {
+	key string
+	bal Balance
+}
+
+type delta struct {
+	a      *account
+	dr, cr int64
+}
+
+type sequencer struct {
+	s *Store
+
+	accounts map[string]*account
+	date     Date
+	seq      uint64
+	head     [32]byte
+	lastID   TransferID
+
+	// per group
+	g         *group
+	batch     *pebble.Batch
+	now       int64
+	entries   []journalEntry
+	inGroup   map[string]*request     // idempotency keys decided in this group
+	newXfers  map[TransferID]*request // transfers committed in this group
+	reversed  map[TransferID]bool     // reversed in this group
+	touched   []*account
+	hasher    hash.Hash
+	whash     hash.Hash
+	buf, kbuf []byte
+	deltas    []delta
+	pending   *request // a large command held over for a group of its own
+	lastSize  int
+}
+
+func newSequencer(s *Store, st *recovered) *sequencer {
+	return &sequencer{
+		s: s, accounts: st.accounts, date: st.date, seq: st.seq, head: st.head,
+		lastID:   st.lastID,
+		inGroup:  make(map[string]*request),
+		newXfers: make(map[TransferID]*request),
+		reversed: make(map[TransferID]bool),
+		hasher:   sha256.New(),
+		whash:    sha256.New(),
+	}
+}
+
+func (q *sequencer) run() {
+	defer close(q.s.seqDone)
+	defer close(q.s.acks)
+	for {
+		r := q.pending
+		q.pending = nil
+		if r == nil {
+			var ok bool
+			if r, ok = <-q.s.queue; !ok {
+				return
+			}
+		}
+		q.begin()
+		q.add(r)
+		// A command with streamed writes goes alone in its group.
+		for r.cmd == nil || r.cmd.WriteFunc == nil {
+			if len(q.g.reqs) >= q.s.opts.MaxGroup {
+				break
+			}
+			var ok bool
+			select {
+			case r, ok = <-q.s.queue:
+			default:
+			}
+			if !ok || r == nil {
+				break
+			}
+			if r.cmd != nil && r.cmd.WriteFunc != nil {
+				q.pending = r
+				break
+			}
+			q.add(r)
+		}
+		q.commit()
+	}
+}
+
+func (q *sequencer) begin() {
+	q.g = &group{reqs: make([]*request, 0, 16)}
+	if q.lastSize > 16 {
+		q.g.reqs = make([]*request, 0, q.lastSize)
+	}
+	q.now = q.s.opts.Clock().UnixNano()
+	q.entries = q.entries[:0]
+	q.touched = q.touched[:0]
+	clear(q.inGroup)
+	clear(q.newXfers)
+	clear(q.reversed)
+	q.hasher.Reset()
+	q.hasher.Write(q.head[:])
+	var h [16]byte
+	binary.BigEndian.PutUint64(h[:], q.seq+1)
+	binary.BigEndian.PutUint64(h[8:], uint64(q.now))
+	q.hasher.Write(h[:])
+}
+
+func (q *sequencer) ensureBatch() {
+	if q.batch == nil {
+		q.batch = q.s.db.NewBatch()
+	}
+}
+
+// add decides one request and writes its records into the group's batch.
+func (q *sequencer) add(r *request) {
+	q.g.reqs = append(q.g.reqs, r)
+	if r.cmd == nil {
+		q.cutover(r)
+		return
+	}
+	cmd := r.cmd
+	if prev, ok := q.inGroup[string(cmd.Key)]; ok {
+		if prev.cmd.RequestHash != cmd.RequestHash {
+			r.err = ErrConflict
+			return
+		}
+		r.out = prev.out
+		r.out.Duplicate = true
+		return
+	}
+	q.kbuf = idemKey(q.kbuf[:0], cmd.Key)
+	v, closer, err := q.s.db.Get(q.kbuf)
+	if err == nil {
+		rec, derr := decodeIdem(v)
+		if derr == nil {
+			if rec.hash != cmd.RequestHash {
+				r.err = ErrConflict
+			} else {
+				r.out = rec.outcome()
+				r.out.Duplicate = true
+			}
+		}
+		_ = closer.Close()
+		if derr != nil {
+			r.err = fmt.Errorf("ledger: stored outcome of key %q: %w", cmd.Key, derr)
+		}
+		return
+	}
+	if !errors.Is(err, pebble.ErrNotFound) {
+		r.err = fmt.Errorf("ledger: read outcome: %w", err)
+		return
+	}
+
+	// Decide.
+	reason := error(nil)
+	var t *Transfer
+	switch {
+	case cmd.Transfer != nil:
+		r.xfer = *cmd.Transfer
+		t = &r.xfer
+		reason = q.check(t.Postings)
+	case cmd.Reverse != 0:
+		t = &r.xfer
+		reason = q.reversal(cmd.Reverse, t)
+	}
+	if reason != nil {
+		r.out = Outcome{Status: Declined, Reason: reason, BusinessDate: q.date}
+		q.record(r, nil)
+		return
+	}
+	if cmd.WriteFunc != nil {
+		// Alone in its group: on failure nothing of the group is written.
+		if err := q.streamWrites(r); err != nil {
+			r.err = err
+			q.discard()
+			return
+		}
+	} else if len(cmd.Writes) > 0 {
+		q.ensureBatch()
+		q.whash.Reset()
+		for i := range cmd.Writes {
+			w := &cmd.Writes[i]
+			hashWrite(q.whash, w.Key, w.Value, w.Delete)
+			if w.Delete {
+				_ = q.batch.Delete(w.Key, nil)
+			} else {
+				_ = q.batch.Set(w.Key, w.Value, nil)
+			}
+		}
+		q.whash.Sum(r.digest[:0])
+	}
+	r.out = Outcome{Status: Committed, BusinessDate: q.date, Result: cmd.Result}
+	if t != nil {
+		q.post(r, t)
+	}
+	q.record(r, t)
+}
+
+// check computes the balance deltas of postings and applies the balance rules.
+// The deltas stay in q.deltas for post.
+func (q *sequencer) check(ps []Posting) error {
+	q.deltas = q.deltas[:0]
+	for i := range ps {
+		p := &ps[i]
+		q.kbuf = balanceKey(q.kbuf[:0], p.Account, p.Currency)
+		a := q.accounts[string(q.kbuf)]
+		if a == nil {
+			a = &account{key: string(q.kbuf), kind: p.Account.Kind}
+			q.accounts[a.key] = a
+		}
+		j := 0
+		for j < len(q.deltas) && q.deltas[j].a != a {
+			j++
+		}
+		if j == len(q.deltas) {
+			q.deltas = append(q.deltas, delta{a: a})
+		}
+		if p.Side == Debit {
+			q.deltas[j].dr += p.Amount
+		} else {
+			q.deltas[j].cr += p.Amount
+		}
+	}
+	for _, d := range q.deltas {
+		if !allowed(d.a.kind, d.a.bal.Debits+d.dr, d.a.bal.Credits+d.cr) {
+			return ErrInsufficientFunds
+		}
+	}
+	return nil
+}
+
+// allowed is the balance rule of an account kind. Credit-normal accounts that hold
+// money owed to others (provider payable, subscriber advances) and commission income
+// may not go negative: their debits may not exceed their credits. The others are free.
+func allowed(k AccountKind, debits, credits int64) bool {
+	switch k {
+	case KindProviderPayable, KindCommissionIncome, KindSubscriberAdvances:
+		return debits <= credits
+	}
+	return true
+}
+
+// reversal builds in t the mirror of transfer orig, or returns why it is declined.
+func (q *sequencer) reversal(orig TransferID, t *Transfer) error {
+	var o Transfer
+	if r, ok := q.newXfers[orig]; ok {
+		o = r.xfer
+	} else {
+		q.kbuf = transferKey(q.kbuf[:0], orig)
+		v, closer, err := q.s.db.Get(q.kbuf)
+		if errors.Is(err, pebble.ErrNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			q.s.log.Error().Err(err).Uint64("transfer", uint64(orig)).Msg("read transfer")
+			return ErrNotFound
+		}
+		o, err = decodeTransfer(orig, v)
+		_ = closer.Close()
+		if err != nil {
+			q.s.log.Error().Err(err).Uint64("transfer", uint64(orig)).Msg("decode transfer")
+			return ErrNotFound
+		}
+	}
+	if o.Reverses != 0 {
+		return ErrNotReversible
+	}
+	if q.reversed[orig] {
+		return ErrAlreadyReversed
+	}
+	q.kbuf = reversedKey(q.kbuf[:0], orig)
+	if _, closer, err := q.s.db.Get(q.kbuf); err == nil {
+		_ = closer.Close()
+		return ErrAlreadyReversed
+	}
+	*t = Transfer{Code: CodeReversal, Refs: o.Refs, Reverses: orig,
+		Postings: make([]Posting, len(o.Postings))}
+	for i, p := range o.Postings {
+		p.Side = Debit + Credit - p.Side
+		t.Postings[i] = p
+	}
+	return q.check(t.Postings)
+}
+
+// post assigns t its id and date, applies the deltas computed by check and writes the
+// transfer.
+func (q *sequencer) post(r *request, t *Transfer) {
+	id := TransferID(q.now)
+	if id <= q.lastID {
+		id = q.lastID + 1
+	}
+	q.lastID = id
+	t.ID, t.BusinessDate, t.PostedAt = id, q.date, q.now
+	r.out.TransferID = id
+	for _, d := range q.deltas {
+		d.a.bal.Debits += d.dr
+		d.a.bal.Credits += d.cr
+		if d.a.touched != q.seq+1 {
+			d.a.touched = q.seq + 1
+			q.touched = append(q.touched, d.a)
+		}
+	}
+	q.newXfers[id] = r
+	if t.Reverses != 0 {
+		q.reversed[t.Reverses] = true
+		q.kbuf = reversedKey(q.kbuf[:0], t.Reverses)
+		var v [8]byte
+		binary.BigEndian.PutUint64(v[:], uint64(id))
+		q.ensureBatch()
+		_ = q.batch.Set(q.kbuf, v[:], nil)
+	}
+}
+
+// record writes the outcome (and transfer) of r and adds its journal entry.
+func (q *sequencer) record(r *request, t *Transfer) {
+	q.ensureBatch()
+	cmd := r.cmd
+	rec := idemRecord{hash: cmd.RequestHash, status: r.out.Status, reason: reasonCode(r.out.Reason),
+		transfer: r.out.TransferID, date: r.out.BusinessDate, seq: q.seq + 1}
+	if rec.status == Committed {
+		rec.result = cmd.Result
+	}
+	// canonical entry: type | keyLen | key | idemLen | idem | xferLen | xfer | digest
+	b := append(q.buf[:0], entryCommand)
+	b = binary.BigEndian.AppendUint16(b, uint16(len(cmd.Key)))
+	b = append(b, cmd.Key...)
+	lenAt := len(b)
+	b = append(b, 0, 0, 0, 0)
+	b = appendIdem(b, &rec)
+	idem := b[lenAt+4:]
+	binary.BigEndian.PutUint32(b[lenAt:], uint32(len(idem)))
+	q.kbuf = idemKey(q.kbuf[:0], cmd.Key)
+	_ = q.batch.Set(q.kbuf, idem, nil)
+	lenAt = len(b)
+	b = append(b, 0, 0, 0, 0)
+	if t != nil && rec.status == Committed {
+		b = appendTransfer(b, t)
+		xfer := b[lenAt+4:]
+		binary.BigEndian.PutUint32(b[lenAt:], uint32(len(xfer)))
+		q.kbuf = transferKey(q.kbuf[:0], t.ID)
+		_ = q.batch.Set(q.kbuf, xfer, nil)
+	}
+	b = append(b, r.digest[:]...)
+	q.hasher.Write(b)
+	q.buf = b
+	q.entries = append(q.entries, journalEntry{typ: entryCommand, key: cmd.Key, writesDigest: r.digest})
+	q.inGroup[string(cmd.Key)] = r
+}
+
+func (q *sequencer) cutover(r *request) {
+	switch {
+	case r.cutTo == q.date:
+		return
+	case r.cutTo < q.date:
+		r.err = fmt.Errorf("%w: cutover to %d before current %d", ErrBadDate, r.cutTo, q.date)
+		return
+	}
+	e := journalEntry{typ: entryCutover, from: q.date, to: r.cutTo}
+	q.buf = appendJournalEntry(q.buf[:0], &e)
+	q.hasher.Write(q.buf)
+	q.entries = append(q.entries, e)
+	q.date = r.cutTo
+	q.ensureBatch()
+	var v [4]byte
+	binary.BigEndian.PutUint32(v[:], uint32(q.date))
+	_ = q.batch.Set(metaDateKey, v[:], nil)
+}
+
+// streamWrites runs cmd.WriteFunc into the batch, hashing what it writes.
+func (q *sequencer) streamWrites(r *request) error {
+	q.ensureBatch()
+	q.whash.Reset()
+	w := &streamWriter{b: q.batch, h: q.whash}
+	if err := r.cmd.WriteFunc(w); err != nil {
+		return fmt.Errorf("ledger: command writes: %w", err)
+	}
+	q.whash.Sum(r.digest[:0])
+	return nil
+}
+
+type streamWriter struct {
+	b *pebble.Batch
+	h hash.Hash
+}
+
+func (w *streamWriter) Set(key, value []byte) error {
+	if !foreignKeyOK(key) {
+		return fmt.Errorf("%w: write key %x outside prefixes %#x..%#x", ErrInvalid, key, ForeignMin, ForeignMax)
+	}
+	hashWrite(w.h, key, value, false)
+	return w.b.Set(key, value, nil)
+}
+
+func (w *streamWriter) Delete(key []byte) error {
+	if !foreignKeyOK(key) {
+		return fmt.Errorf("%w: delete key %x outside prefixes %#x..%#x", ErrInvalid, key, ForeignMin, ForeignMax)
+	}
+	hashWrite(w.h, key, nil, true)
+	return w.b.Delete(key, nil)
+}
+
+// hashWrite feeds one write to the digest: op u8 | keyLen u32 | key | valLen u32 | val.
+func hashWrite(h hash.Hash, key, value []byte, del bool) {
+	var hdr [5]byte
+	hdr[0] = 1
+	if del {
+		hdr[0] = 2
+	}
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(key)))
+	h.Write(hdr[:])
+	h.Write(key)
+	binary.BigEndian.PutUint32(hdr[1:], uint32(len(value)))
+	h.Write(hdr[1:])
+	h.Write(value)
+}
+
+// discard drops the group's batch (only ever holding one streamed command).
+func (q *sequencer) discard() {
+	if q.batch != nil {
+		_ = q.batch.Close()
+		q.batch = nil
+	}
+	q.entries = q.entries[:0]
+}
+
+// commit finishes the group: balances, journal record, apply, snapshot, hand-off.
+func (q *sequencer) commit() {
+	g := q.g
+	q.lastSize = len(g.reqs)
+	if q.batch != nil && len(q.entries) > 0 {
+		for _, a := range q.touched {
+			q.buf = appendBalance(q.buf[:0], a.bal)
+			_ = q.batch.Set([]byte(a.key), q.buf, nil)
+			g.balances = append(g.balances, pubBalance{key: a.key, bal: a.bal})
+		}
+		jr := journalRecord{prev: q.head, committedAt: q.now, entries: q.entries}
+		q.hasher.Sum(jr.hash[:0])
+		q.buf = appendJournal(q.buf[:0], &jr)
+		q.kbuf = journalKey(q.kbuf[:0], q.seq+1)
+		_ = q.batch.Set(q.kbuf, q.buf, nil)
+		if p := q.s.failed.Load(); p != nil {
+			g.err = *p
+			_ = q.batch.Close()
+		} else if err := q.s.db.ApplyNoSyncWait(q.batch, pebble.Sync); err != nil {
+			g.err = fmt.Errorf("ledger: commit group %d: %w", q.seq+1, err)
+			_ = q.batch.Close()
+		} else {
+			g.batch = q.batch
+			g.snap = q.s.db.NewSnapshot()
+			q.seq++
+			q.head = jr.hash
+		}
+		q.batch = nil
+	} else if q.batch != nil {
+		q.discard()
+	}
+	g.date = q.date
+	q.s.acks <- g
+	q.g = nil
+}
+
+// ackLoop waits for each group's sync in order, publishes its state, then
+// acknowledges its commands.
+func (s *Store) ackLoop() {
+	defer close(s.ackDone)
+	for g := range s.acks {
+		err := g.err
+		if g.batch != nil {
+			err = g.batch.SyncWait()
+			_ = g.batch.Close()
+		}
+		if p := s.failed.Load(); err == nil && p != nil {
+			err = *p
+		}
+		if err != nil {
+			s.failed.CompareAndSwap(nil, &err)
+			s.log.Error().Err(err).Msg("ledger commit failed: refusing further work")
+			if g.snap != nil {
+				_ = g.snap.Close()
+			}
+			for _, r := range g.reqs {
+				r.err = err
+				r.done <- struct{}{}
+			}
+			continue
+		}
+		if g.snap != nil || len(g.balances) > 0 {
+			s.pubMu.Lock()
+			for _, b := range g.balances {
+				s.pubBal[b.key] = b.bal
+			}
+			if g.snap != nil {
+				old := s.pubSnap
+				s.pubSnap = newSnapRef(g.snap)
+				old.release()
+			}
+			s.pubMu.Unlock()
+		}
+		s.pubDate.Store(uint32(g.date))
+		var transfers, declined, dups uint64
+		for _, r := range g.reqs {
+			switch {
+			case r.err != nil:
+			case r.out.Duplicate:
+				dups++
+			case r.out.Status == Declined:
+				declined++
+			case r.out.TransferID != 0:
+				transfers++
+			}
+		}
+		s.stats.groups.Add(1)
+		s.stats.commands.Add(uint64(len(g.reqs)))
+		s.stats.transfers.Add(transfers)
+		s.stats.declined.Add(declined)
+		s.stats.duplicates.Add(dups)
+		if n := uint64(len(g.reqs)); n > s.stats.maxGroup.Load() {
+			s.stats.maxGroup.Store(n)
+		}
+		for _, r := range g.reqs {
+			r.done <- struct{}{}
+		}
+	}
+}
