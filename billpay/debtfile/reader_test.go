@@ -372,6 +372,8 @@ func TestFileErrors(t *testing.T) {
 		{"double dash comment", doc("<!-- a -- b -->\n"), 3, "'--'"},
 		{"too deep", doc(strings.Repeat("<a>", 40) + strings.Repeat("</a>", 40)), 3, "nested deeper"},
 		{"huge tag", doc("<account number=\"1\" name=\"" + strings.Repeat("x", MaxTokenBytes) + "\"/>\n"), 3, "longer than"},
+		{"U+FFFF", doc("<account number=\"1\" name=\"ab\uffff\"/>\n"), 3, "not allowed in XML"},
+		{"U+FFFE by reference", doc("<account number=\"1\" name=\"&#xFFFE;\"/>\n"), 3, "not an XML character"},
 		{"control char", doc("<account number=\"1\" name=\"\x01\"/>\n"), 3, "control character"},
 	}
 	for _, c := range cases {
@@ -408,6 +410,15 @@ func TestCRLFAndLines(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkErrs(t, rep.Errors, []wantErr{{5, "1", "amount", "more than 2 decimals"}})
+}
+
+// Characters from U+F000 up that are XML characters pass (the fast path
+// looks closer at their 0xEF lead byte).
+func TestHighBMP(t *testing.T) {
+	accts, r, err := readAll(t, strings.NewReader(doc("<account number=\"1\" name=\"\uf123 \ufffd ə\"/>")), azn)
+	if err != nil || !r.Valid() || len(accts) != 1 || accts[0].Name != "\uf123 \ufffd ə" {
+		t.Fatalf("%v %+v %v", err, r.Report(), accts)
+	}
 }
 
 func TestBOM(t *testing.T) {

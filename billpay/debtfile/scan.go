@@ -579,8 +579,12 @@ func (s *scanner) attrValue(raw []byte, off int) ([]byte, error) {
 		}
 	}
 	if simple { // only printable ASCII and non-ASCII beyond i
-		if !utf8.Valid(raw[i:]) || bytes.Contains(raw[i:], []byte("\xef\xbf\xbe")) || bytes.Contains(raw[i:], []byte("\xef\xbf\xbf")) {
-			return nil, s.checkChars(raw[i:], off+i) // finds and places the fault
+		// U+FFFE and U+FFFF (not XML characters) start with 0xEF, as only
+		// U+F000–U+FFFF do: rare enough to look closer only then.
+		if !utf8.Valid(raw[i:]) || bytes.IndexByte(raw[i:], 0xef) >= 0 {
+			if err := s.checkChars(raw[i:], off+i); err != nil {
+				return nil, err
+			}
 		}
 		return raw, nil
 	}
