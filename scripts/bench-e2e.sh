@@ -1,27 +1,34 @@
 #!/usr/bin/env bash
-# End-to-end benchmark (issue 6): the host in its own process on a fresh data
-# directory, the load generator in another, and the same load generator against a
-# stock moov-io/iso8583-connection echo server (cmd/echohost, same dialect), for three
-# configurations: 1 conn x 1, 4 x 64 and 16 x 256 requests in flight, closed loop,
-# payments only on the PC link. Prints one table with payments/s, echo/s, their ratio,
-# p50/p99 and errors; a CPU profile of the host during the 4x64 run is written to
-# $BENCH_OUT/cpu-4x64.pprof (go tool pprof -top bin/bench/billswitch FILE).
+# End-to-end benchmark (issue 6). The same load generator drives, in turn:
+#   1. a stock moov-io/iso8583-connection echo server (cmd/echohost: a trivial 0210,
+#      same pc87a dialect), then
+#   2. the host (`billswitch serve --demo`) in its own process on a fresh data directory,
+# each for three configurations — 1 conn x 1, 4 x 64, 16 x 256 requests in flight,
+# closed loop, payments only on the PC link — one target at a time, so neither runs
+# beside the other. Prints one table: payments/s, echo/s, their ratio, p50/p99, errors,
+# and whether 4x64 meets the targets. A CPU profile of the host during its 4x64 run is
+# written to $BENCH_OUT/cpu-4x64.pprof.
 #
-# Environment: BENCH_SECS (measured seconds per run, default 5), BENCH_WARMUP (default
-# 1s), BENCH_OUT (results directory, default bin/bench-out), BENCH_ACCOUNTS (accounts paid
-# in turn, default: the host's load accounts when `serve --demo-load-accounts` exists,
-# else 1000000001), BENCH_AMOUNT (minor units per payment, default 1), GO (default go).
+# Environment: BENCH_SECS (measured seconds per run, default 5), BENCH_WARMUP (whole
+# seconds of warm-up per run, default 1), BENCH_OUT (results, default bin/bench-out),
+# BENCH_ACCOUNTS (accounts paid in turn; default the host's load accounts when
+# `serve --demo-load-accounts` exists, else 1000000001), BENCH_AMOUNT (minor units per
+# payment, default 1), BENCH_HOST_FLAGS (extra `billswitch serve` flags, e.g.
+# "--log-level warn"; default none: the host as deployed), GO (default go).
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
 GO=${GO:-go}
 SECS=${BENCH_SECS:-5}
-WARMUP=${BENCH_WARMUP:-1s}
+WARMUP=${BENCH_WARMUP:-1}
 OUT=${BENCH_OUT:-bin/bench-out}
 AMOUNT=${BENCH_AMOUNT:-1}
+HOST_FLAGS=${BENCH_HOST_FLAGS:-}
 BIN=bin/bench
+CONFIGS=("1x1 1 1" "4x64 4 64" "16x256 16 256")
 mkdir -p "$OUT" "$BIN"
 OUT=$(cd "$OUT" && pwd)
+rm -f "$OUT"/*.json "$OUT"/*.err "$OUT/cpu-4x64.pprof"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-e2e.XXXXXX")
 
 pids=()
@@ -32,29 +39,30 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-echo "== building"
-$GO build -o "$BIN/" ./cmd/billswitch ./cmd/loadgen ./cmd/echohost
+stop() { kill "$1" 2>/dev/null || true; wait "$1" 2>/dev/null || true; }
 
-# wait_for FILE PATTERN PID SECONDS: until PATTERN appears in FILE.
-wait_for() {
-  local file=$1 pat=$2 pid=$3 n=$(( $4 * 10 ))
-  while ! grep -q "$pat" "$file" 2>/dev/null; do
-    if ! kill -0 "$pid" 2>/dev/null; then echo "process $pid exited:"; tail -20 "$file"; exit 1; fi
-    n=$((n - 1)); if [ "$n" -le 0 ]; then echo "timed out waiting for '$pat' in $file"; tail -20 "$file"; exit 1; fi
+# tcp_up PORT: something accepts connections on 127.0.0.1:PORT.
+tcp_up() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+# wait_port PORT PID LOG: until PORT accepts (fails when PID exits or after 60 s).
+wait_port() {
+  local n=600
+  until tcp_up "$1"; do
+    if ! kill -0 "$2" 2>/dev/null; then echo "process $2 exited:"; tail -20 "$3"; exit 1; fi
+    n=$((n - 1)); if [ "$n" -le 0 ]; then echo "nothing listens on port $1 after 60 s"; tail -20 "$3"; exit 1; fi
     sleep 0.1
   done
 }
 
-# json_addr FILE KEY: the address logged under KEY in the "listeners ready" line.
-json_addr() {
-  grep 'listeners ready' "$1" | head -1 | grep -oE "\"$2\":\"[^\"]*\"" | cut -d'"' -f4
+run_load() { # LABEL TARGET ADDR CONNS INFLIGHT
+  "$BIN/loadgen" --link pc --addr "$3" --conns "$4" --inflight "$5" \
+    --duration "${SECS}s" --warmup "${WARMUP}s" --timeout 10s --mix payment=100 \
+    --accounts "$accounts" --amount "$AMOUNT" --json >"$OUT/$1-$2.json" 2>"$OUT/$1-$2.err" \
+    || { echo "loadgen $1 $2 failed:"; cat "$OUT/$1-$2.err"; }
 }
 
-echo "== starting the echo server"
-"$BIN/echohost" --link pc --addr 127.0.0.1:0 >"$WORK/echo.log" 2>&1 &
-pids+=($!); echo_pid=$!
-wait_for "$WORK/echo.log" "listening on" "$echo_pid" 10
-ECHO_ADDR=$(grep -oE 'listening on [^ ]+' "$WORK/echo.log" | cut -d' ' -f3)
+echo "== building"
+$GO build -o "$BIN/" ./cmd/billswitch ./cmd/loadgen ./cmd/echohost
 
 load_flag=()
 accounts=${BENCH_ACCOUNTS:-}
@@ -63,47 +71,53 @@ if "$BIN/billswitch" serve --help 2>&1 | grep -q -- '-demo-load-accounts'; then
   accounts=${accounts:-9000000001-9000001000}
 fi
 accounts=${accounts:-1000000001}
+read -r ECHO_PORT PC_PORT TERM_PORT HTTP_PORT ADMIN_PORT <<<"$("$BIN/loadgen" ports 5 | tr '\n' ' ')"
 
-echo "== starting the host on a fresh data directory"
+echo "== echo server (stock moov-io/iso8583-connection, pc87a) on 127.0.0.1:$ECHO_PORT"
+"$BIN/echohost" --link pc --addr "127.0.0.1:$ECHO_PORT" >"$WORK/echo.log" 2>&1 &
+echo_pid=$!; pids+=("$echo_pid")
+wait_port "$ECHO_PORT" "$echo_pid" "$WORK/echo.log"
+for cfg in "${CONFIGS[@]}"; do
+  read -r label conns inflight <<<"$cfg"
+  echo "   $label"
+  run_load "$label" echo "127.0.0.1:$ECHO_PORT" "$conns" "$inflight"
+done
+stop "$echo_pid"
+
+echo "== host on a fresh data directory, PC link 127.0.0.1:$PC_PORT, admin 127.0.0.1:$ADMIN_PORT, accounts $accounts ${HOST_FLAGS:+(flags: $HOST_FLAGS)}"
+# shellcheck disable=SC2086 # HOST_FLAGS is a list of flags
 "$BIN/billswitch" serve --demo "${load_flag[@]}" --data "$WORK/data" \
-  --pc-addr 127.0.0.1:0 --term-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 --admin-addr 127.0.0.1:0 \
-  >"$WORK/host.log" 2>&1 &
-pids+=($!); host_pid=$!
-wait_for "$WORK/host.log" "listeners ready" "$host_pid" 60
-PC_ADDR=$(json_addr "$WORK/host.log" pc_addr)
-ADMIN_ADDR=$(json_addr "$WORK/host.log" admin_addr)
-echo "host PC link $PC_ADDR, admin $ADMIN_ADDR; echo server $ECHO_ADDR; accounts $accounts"
-
-run_load() { # LABEL TARGET ADDR CONNS INFLIGHT
-  "$BIN/loadgen" --link pc --addr "$3" --conns "$4" --inflight "$5" \
-    --duration "${SECS}s" --warmup "$WARMUP" --timeout 10s --mix payment=100 \
-    --accounts "$accounts" --amount "$AMOUNT" --json >"$OUT/$1-$2.json" 2>"$OUT/$1-$2.err" \
-    || { echo "loadgen $1 $2 failed:"; cat "$OUT/$1-$2.err"; }
-}
-
-rows=()
-for cfg in "1x1 1 1" "4x64 4 64" "16x256 16 256"; do
-  set -- $cfg
-  label=$1
-  echo "== $label: echo server"
-  run_load "$label" echo "$ECHO_ADDR" "$2" "$3"
-  echo "== $label: host (payments)"
+  --pc-addr "127.0.0.1:$PC_PORT" --term-addr "127.0.0.1:$TERM_PORT" \
+  --http-addr "127.0.0.1:$HTTP_PORT" --admin-addr "127.0.0.1:$ADMIN_PORT" \
+  $HOST_FLAGS >"$WORK/host.log" 2>&1 &
+host_pid=$!; pids+=("$host_pid")
+wait_port "$PC_PORT" "$host_pid" "$WORK/host.log"
+wait_port "$ADMIN_PORT" "$host_pid" "$WORK/host.log"
+for cfg in "${CONFIGS[@]}"; do
+  read -r label conns inflight <<<"$cfg"
+  echo "   $label"
   prof_pid=
-  if [ "$label" = 4x64 ] && [ -n "$ADMIN_ADDR" ] && command -v curl >/dev/null; then
-    secs=${SECS%%.*}; [ "$secs" -ge 1 ] || secs=1
-    ( sleep "${WARMUP%s}"; curl -fsS -o "$OUT/cpu-4x64.pprof" \
-        "http://$ADMIN_ADDR/debug/pprof/profile?seconds=$secs" 2>/dev/null \
-        || echo "(no CPU profile: admin port has no /debug/pprof)" ) &
+  if [ "$label" = 4x64 ] && command -v curl >/dev/null; then
+    ( sleep "$WARMUP"; curl -fsS -o "$OUT/cpu-4x64.pprof" \
+        "http://127.0.0.1:$ADMIN_PORT/debug/pprof/profile?seconds=$SECS" 2>/dev/null \
+        || echo "   (no CPU profile: the admin port has no /debug/pprof)" ) &
     prof_pid=$!
   fi
-  run_load "$label" host "$PC_ADDR" "$2" "$3"
-  [ -n "$prof_pid" ] && wait "$prof_pid" || true
+  run_load "$label" host "127.0.0.1:$PC_PORT" "$conns" "$inflight"
+  if [ -n "$prof_pid" ]; then wait "$prof_pid" || true; fi
+done
+stop "$host_pid"
+cp "$WORK/host.log" "$OUT/host.log"
+
+rows=()
+for cfg in "${CONFIGS[@]}"; do
+  read -r label _ _ <<<"$cfg"
   rows+=("$label" "$OUT/$label-host.json" "$OUT/$label-echo.json")
 done
-
-cp "$WORK/host.log" "$OUT/host.log"
 echo
-echo "== end-to-end benchmark: durable payments on the host vs a stock moov-io echo server ($(nproc) CPUs, ${SECS}s per run)"
+echo "== end-to-end benchmark: durable payments on the host vs a stock moov-io echo server ($(nproc) CPUs, ${SECS}s per run after ${WARMUP}s warm-up)"
 "$BIN/loadgen" compare --check 4x64 --min-ratio 0.7 --max-p99 20 "${rows[@]}" | tee "$OUT/table.txt"
-[ -s "$OUT/cpu-4x64.pprof" ] && echo "CPU profile of the host under 4x64: $OUT/cpu-4x64.pprof (go tool pprof -top $BIN/billswitch $OUT/cpu-4x64.pprof)"
-exit 0
+if [ -s "$OUT/cpu-4x64.pprof" ]; then
+  echo "CPU profile of the host under 4x64: $OUT/cpu-4x64.pprof (go tool pprof -top $BIN/billswitch $OUT/cpu-4x64.pprof)"
+fi
+echo "results: $OUT"

@@ -32,6 +32,7 @@ const usage = `loadgen — load generator for the host's ISO 8583 links
 usage:
   loadgen --addr 127.0.0.1:8583 [--link pc] --conns 4 --inflight 64 --duration 10s [flags]
   loadgen --link term --addr 127.0.0.1:8584 --rate 500 --duration 1m --mix inquiry=20,payment=70,reversal=10
+  loadgen ports [N]        print N free TCP ports of 127.0.0.1 (for scripts)
   loadgen compare [--min-ratio 0.7 --max-p99 20 --check 4x64] LABEL HOST.json ECHO.json [LABEL HOST.json ECHO.json …]
 
 Closed loop (default): each of --conns connections keeps --inflight requests in flight.
@@ -47,6 +48,9 @@ flags:
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "compare" {
 		return compare(args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "ports" {
+		return ports(args[1:], stdout, stderr)
 	}
 	fs := flag.NewFlagSet("loadgen", flag.ContinueOnError)
 	fs.SetOutput(stderr)

@@ -24,6 +24,8 @@ func TestUsage(t *testing.T) {
 		{[]string{"--mix", "pay=1"}, 2},
 		{[]string{"--duration", "0"}, 2},
 		{[]string{"compare", "only-two", "args"}, 2},
+		{[]string{"ports", "0"}, 2},
+		{[]string{"ports", "3"}, 0},
 	} {
 		var out, errb bytes.Buffer
 		if got := run(context.Background(), tc.args, &out, &errb); got != tc.code {
