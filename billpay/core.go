@@ -145,6 +145,22 @@ func (t Target) String() string {
 	return t.Provider + ":" + t.Account
 }
 
+// targetRefs returns the accounts a target names; a registration code is read from the
+// last durable state.
+func (c *Core) targetRefs(t Target) ([]AccountRef, error) {
+	if t.RegCode == "" {
+		refs, _, err := c.refsOf(nil, t)
+		return refs, err
+	}
+	view, err := c.l.View()
+	if err != nil {
+		return nil, err
+	}
+	defer view.Close()
+	refs, _, err := c.refsOf(view, t)
+	return refs, err
+}
+
 // targetAccount is one open account of a resolved target.
 type targetAccount struct {
 	prov *Provider

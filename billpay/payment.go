@@ -314,25 +314,21 @@ func (c *Core) Pay(ctx context.Context, req PaymentRequest) (*Payment, error) {
 	}
 	hash := req.hash(resultPayment, "", 0)
 	cmdKey := append([]byte(cmdPay), req.Key...)
-	if p, done, err := c.replay(ctx, cmdKey, hash); done {
-		return p, err
-	}
-	view, err := c.l.View()
+	refs, err := c.targetRefs(req.Target)
 	if err != nil {
-		return nil, err
-	}
-	refs, _, err := c.refsOf(view, req.Target)
-	view.Close()
-	if err != nil {
+		// A repeat of an accepted payment gets its outcome even if the target is gone.
+		if p, done, err2 := c.replay(ctx, cmdKey, hash); done {
+			return p, err2
+		}
 		return nil, err
 	}
 	unlock := c.lockAccounts(refs)
 	defer unlock()
-	// The same key may have committed while we waited for the locks.
+	// The key may be a repeat, or have committed while we waited for the locks.
 	if p, done, err := c.replay(ctx, cmdKey, hash); done {
 		return p, err
 	}
-	view, err = c.l.View()
+	view, err := c.l.View()
 	if err != nil {
 		return nil, err
 	}
@@ -382,6 +378,7 @@ func (c *Core) replay(ctx context.Context, cmdKey []byte, hash [32]byte) (*Payme
 	if !ok {
 		return nil, false, nil
 	}
+	out.Duplicate = true // a stored outcome, whatever Lookup says
 	p, err := c.fromOutcome(out, hash)
 	return p, true, err
 }

@@ -87,6 +87,7 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 	if out, ok, err := c.l.Lookup(ctx, cmdKey); err != nil {
 		return nil, err
 	} else if ok {
+		out.Duplicate = true
 		return c.reversalFromOutcome(out, hash)
 	}
 	// Find the original payment record.
@@ -114,6 +115,7 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 	if out, ok, err := c.l.Lookup(ctx, cmdKey); err != nil {
 		return nil, err
 	} else if ok {
+		out.Duplicate = true
 		return c.reversalFromOutcome(out, hash)
 	}
 	view, err = c.l.View()
