@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/billswitch/billswitch/billpay"
 	"github.com/billswitch/billswitch/specs"
 	hostswitch "github.com/billswitch/billswitch/switch"
 	"github.com/billswitch/billswitch/terminals"
@@ -42,6 +43,26 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	tz, err := time.LoadLocation(cfg.Timezone)
+	if err != nil {
+		return err
+	}
+	store, core, err := openCore(cfg.Data, cfg.Providers, cfg.Demo, tz, log)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := store.Close(); err != nil {
+			log.Error().Err(err).Msg("closing the ledger store")
+		}
+	}()
+	if cfg.Demo {
+		code, err := billpay.SeedDemo(ctx, core)
+		if err != nil {
+			return fmt.Errorf("seeding the demo data: %w", err)
+		}
+		log.Info().Str("regcode", code).Msg("demo subscriber registration code: " + code)
+	}
 	pc, err := specs.NewPC87A()
 	if err != nil {
 		return err
@@ -64,6 +85,9 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger) error {
 		Terminal:  term,
 		Directory: reg,
 		Logger:    log,
+		BusinessDate: func() string {
+			return fmt.Sprintf("%04d", uint32(store.BusinessDate())%10000)
+		},
 	})
 	if err != nil {
 		return err
