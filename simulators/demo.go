@@ -131,8 +131,6 @@ func RunDemoTraffic(ctx context.Context, t DemoTargets, d time.Duration) (DemoSu
 	r := &demoRun{t: t, by: map[Channel]*ChannelStats{}}
 	keys := NewKeys()
 	start := time.Now()
-	runCtx, cancel := context.WithTimeout(ctx, d)
-	defer cancel()
 
 	var pc *PC
 	if t.PCAddr != "" {
@@ -165,6 +163,9 @@ func RunDemoTraffic(ctx context.Context, t DemoTargets, d time.Duration) (DemoSu
 		return r.sum, errors.New("demo: no address to send traffic to")
 	}
 
+	// runCtx ends the starting of new payments; a payment in flight finishes under ctx.
+	runCtx, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
 	for _, ch := range []Channel{ChannelATM, ChannelInternet, ChannelPOSCash, ChannelPOSCard} { // table order
 		if (pc != nil && (ch == ChannelATM || ch == ChannelInternet)) || (pos != nil && ch == ChannelPOSCash) || (pos != nil && pc != nil && ch == ChannelPOSCard) {
 			r.stats(ch)
@@ -189,26 +190,26 @@ func RunDemoTraffic(ctx context.Context, t DemoTargets, d time.Duration) (DemoSu
 	amount := func(rng *rand.Rand) int64 { return 100 + rng.Int64N(400) } // 1.00–4.99 AZN
 	if pc != nil {
 		loop(ChannelATM, func(_ int, rng *rand.Rand) {
-			r.pcPayment(runCtx, pc, BillPayment{Channel: ChannelATM, Target: account, Amount: amount(rng)})
+			r.pcPayment(ctx, pc, BillPayment{Channel: ChannelATM, Target: account, Amount: amount(rng)})
 		})
 		loop(ChannelInternet, func(_ int, rng *rand.Rand) {
 			bp := BillPayment{Channel: ChannelInternet, Target: account, Amount: amount(rng)}
 			if t.RegCode != "" {
 				bp.Target, bp.ChooseAccount = RegCodeTarget(t.RegCode), true
 			}
-			if !r.pcPayment(runCtx, pc, bp) && bp.ChooseAccount {
+			if !r.pcPayment(ctx, pc, bp) && bp.ChooseAccount {
 				bp.Target, bp.ChooseAccount = account, false // nothing due there any more
-				r.pcPayment(runCtx, pc, bp)
+				r.pcPayment(ctx, pc, bp)
 			}
 		})
 	}
 	if pos != nil {
 		loop(ChannelPOSCash, func(i int, rng *rand.Rand) {
-			p := r.posPayment(runCtx, pos, ChannelPOSCash, account, amount(rng), nil)
+			p := r.posPayment(ctx, pos, ChannelPOSCash, account, amount(rng), nil)
 			if p != nil && i%5 == 4 { // the customer changed their mind
-				if rc, err := pos.Void(runCtx, *p); err == nil && rc == "00" {
+				if rc, err := pos.Void(ctx, *p); err == nil && rc == "00" {
 					r.note(ChannelPOSCash, func(s *ChannelStats) { s.Voided++ })
-				} else if err != nil && runCtx.Err() == nil {
+				} else if err != nil {
 					r.fail(ChannelPOSCash, fmt.Errorf("void: %w", err))
 				}
 			}
@@ -223,7 +224,7 @@ func RunDemoTraffic(ctx context.Context, t DemoTargets, d time.Duration) (DemoSu
 					}
 					card.Track2 = card.PAN + "=281210100000"
 				}
-				r.posPayment(runCtx, pos, ChannelPOSCard, account, amount(rng), card)
+				r.posPayment(ctx, pos, ChannelPOSCard, account, amount(rng), card)
 			})
 		}
 	}

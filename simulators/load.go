@@ -483,6 +483,10 @@ func RunLoad(ctx context.Context, cfg LoadConfig, d *specs.Dialect, keys *Keys) 
 	}
 	start := time.Now()
 	warmEnd := start.Add(cfg.Warmup)
+	var end time.Time // no request is scheduled at or after it (zero: no duration)
+	if cfg.Duration > 0 {
+		end = warmEnd.Add(cfg.Duration)
+	}
 	var measuredStart time.Time
 	if cfg.Warmup == 0 {
 		measuredStart = start
@@ -495,7 +499,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, d *specs.Dialect, keys *Keys) 
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				lc.rateLoop(runCtx, ci, start, warmEnd, take)
+				lc.rateLoop(runCtx, ci, start, warmEnd, end, take)
 			}()
 			continue
 		}
@@ -518,7 +522,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, d *specs.Dialect, keys *Keys) 
 }
 
 // rateLoop starts this connection's share of cfg.Rate requests per second.
-func (lc *loadConn) rateLoop(ctx context.Context, ci int, start, warmEnd time.Time, take func() bool) {
+func (lc *loadConn) rateLoop(ctx context.Context, ci int, start, warmEnd, end time.Time, take func() bool) {
 	cfg := lc.cfg
 	interval := time.Duration(float64(time.Second) * float64(cfg.Conns) / cfg.Rate)
 	// stagger the connections over one interval
@@ -530,6 +534,9 @@ func (lc *loadConn) rateLoop(ctx context.Context, ci int, start, warmEnd time.Ti
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	for {
+		if !end.IsZero() && !next.Before(end) {
+			return // the schedule is over, even if the context's timer is late
+		}
 		if d := time.Until(next); d > 0 {
 			timer.Reset(d)
 			select {

@@ -173,7 +173,7 @@ func TestPCPayBill(t *testing.T) {
 	d := mustDialect(t, specs.LinkPC)
 	bh := newBillHost()
 	h := newFakeHost(t, d, bh.respond)
-	pc, err := NewPC(PCConfig{Addr: h.addr(), Timeout: 300 * time.Millisecond, AdviceRetry: 20 * time.Millisecond})
+	pc, err := NewPC(PCConfig{Addr: h.addr(), Timeout: time.Second, AdviceRetry: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,7 @@ func TestPOSShift(t *testing.T) {
 	bh := newBillHost()
 	h := newFakeHost(t, d, bh.respond)
 	ctx := context.Background()
-	pos, err := DialPOS(ctx, POSConfig{Addr: h.addr(), Timeout: 300 * time.Millisecond, AdviceRetry: 20 * time.Millisecond})
+	pos, err := DialPOS(ctx, POSConfig{Addr: h.addr(), Timeout: time.Second, AdviceRetry: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
