@@ -118,6 +118,9 @@ echo
 echo "== end-to-end benchmark: durable payments on the host vs a stock moov-io echo server ($(nproc) CPUs, ${SECS}s per run after ${WARMUP}s warm-up)"
 "$BIN/loadgen" compare --check 4x64 --min-ratio 0.7 --max-p99 20 "${rows[@]}" | tee "$OUT/table.txt"
 if [ -s "$OUT/cpu-4x64.pprof" ]; then
-  echo "CPU profile of the host under 4x64: $OUT/cpu-4x64.pprof (go tool pprof -top $BIN/billswitch $OUT/cpu-4x64.pprof)"
+  echo
+  echo "== the host's CPU under 4x64 (top 20 by cumulative time; whole profile: go tool pprof -http=: $BIN/billswitch $OUT/cpu-4x64.pprof)"
+  $GO tool pprof -top -cum -nodecount=20 "$BIN/billswitch" "$OUT/cpu-4x64.pprof" 2>/dev/null \
+    | sed -n '/flat%/,$p' | tee "$OUT/cpu-4x64.top" || true
 fi
 echo "results: $OUT"
