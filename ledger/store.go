@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 	"github.com/rs/zerolog"
 )
@@ -148,12 +149,18 @@ func Open(opts Options) (*Store, error) {
 		ackDone: make(chan struct{}),
 		pubBal:  make(map[string]Balance),
 	}
-	db, err := pebble.Open(opts.Dir, &pebble.Options{
+	popts := &pebble.Options{
 		FS:                 opts.FS,
 		FormatMajorVersion: pebble.FormatNewest,
 		Logger:             pebbleLogger{s.log},
 		MemTableSize:       opts.MemTableSize,
-	})
+	}
+	// Bloom filters on every level: the sequencer looks up each idempotency key,
+	// and almost every lookup is a miss.
+	for i := range popts.Levels {
+		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
+	}
+	db, err := pebble.Open(opts.Dir, popts)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", opts.Dir, err)
 	}
