@@ -1,0 +1,77 @@
+package bills
+
+import (
+	"context"
+	"strings"
+
+	"github.com/billswitch/billswitch/billpay"
+	"github.com/billswitch/billswitch/specs"
+	hostswitch "github.com/billswitch/billswitch/switch"
+)
+
+// reversal serves 0400/0401 (reversal request: same business day only) and 0420/0421
+// (reversal advice: always acknowledged once durable) (§7).
+func (h *Handlers) reversal(ctx context.Context, s hostswitch.Session, req *specs.Message) (*specs.Message, error) {
+	advice := req.MTI == "0420" || req.MTI == "0421"
+	if req.OriginalData == "" {
+		return reply(rcFormat), nil
+	}
+	od, err := specs.ParseDE90(req.OriginalData)
+	if err != nil || od.STAN == "" || od.TransmissionDateTime == "" {
+		return reply(rcFormat), nil
+	}
+	ns := namespace(s, req)
+	origNS := terminalNS
+	if s.Link == specs.LinkPC {
+		origNS = od.AcquirerID
+		if strings.Trim(origNS, "0") == "" {
+			origNS = ns
+		}
+		if origNS != ns {
+			// A PC reverses only what it acquired itself.
+			return reply(rcNotAllowed), nil
+		}
+	}
+	if classOf(od.MTI) != "02" {
+		if advice {
+			return reply(rcNotAllowed), nil
+		}
+		return reply(rcNotFound), nil
+	}
+	kind := "0400"
+	if advice {
+		kind = "0420"
+	}
+	own := wireKey("04", ns, tid(req), req.STAN, req.TransmissionDateTime)
+	orig := wireKey("02", origNS, tid(req), od.STAN, od.TransmissionDateTime)
+	hash := hashOf("04", kind, string(orig))
+	if d, ok, err := h.lookupDecline(ctx, own); err != nil {
+		return nil, err
+	} else if ok {
+		if d.hash != hash {
+			return reply(rcDuplicate), nil
+		}
+		return &specs.Message{ResponseCode: d.rc, SettlementDate: mmdd(d.date)}, nil
+	}
+	rev, err := h.core.Reverse(ctx, billpay.ReverseRequest{Key: own, RequestHash: hash, OriginalKey: orig, SameDayOnly: !advice, VoidUnknown: advice})
+	if err != nil {
+		rc, ok := declineCode(err)
+		if !ok {
+			return nil, err
+		}
+		if advice && rc == rcDeclined {
+			// A second advice for an original already reversed (or voided): no second
+			// effect, acknowledged (§7).
+			return reply(rcApproved), nil
+		}
+		if keepable(rc) {
+			h.keepDecline(ctx, own, hash, rc)
+		}
+		return reply(rc), nil
+	}
+	out := reply(rcApproved)
+	if rev.BusinessDate != 0 {
+		out.SettlementDate = mmdd(rev.BusinessDate)
+	}
+	return out, nil
+}
