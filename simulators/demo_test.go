@@ -117,3 +117,25 @@ func TestRunDemoTrafficNeedsAnAddress(t *testing.T) {
 		t.Fatal("no error without addresses")
 	}
 }
+
+// Card payments from the load generator on the terminal link are authorized by a PC
+// simulator on the PC link.
+func TestRunLoadTerminalCardsAuthorizedByPC(t *testing.T) {
+	a := newAuthorizingHost(t)
+	keys := NewKeys()
+	pc, err := NewPC(PCConfig{Addr: a.pc.addr(), Keys: keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	if err := pc.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := RunLoad(context.Background(), LoadConfig{Link: specs.LinkTerminal, Addr: a.trm.addr(), Card: true, Conns: 2, InFlight: 4, Count: 40}, mustDialect(t, specs.LinkTerminal), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Approved != 40 || pc.Issuer().Stats().Authorizations != 40 {
+		t.Fatalf("approved %d (codes %v), authorizations %d", res.Approved, res.ResponseCodes, pc.Issuer().Stats().Authorizations)
+	}
+}

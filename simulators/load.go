@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/HdrHistogram/hdrhistogram-go"
+	"github.com/rs/zerolog"
 
 	"github.com/billswitch/billswitch/specs"
 )
@@ -447,8 +448,14 @@ func RunLoad(ctx context.Context, cfg LoadConfig, d *specs.Dialect, keys *Keys) 
 		}
 	}()
 	signOnFailures := 0
+	handler := netHandler
+	if cfg.Link == specs.LinkPC {
+		// A connection signed on as the PC may be sent the host's card authorizations:
+		// answer them as an issuer that approves everything, as a PC would.
+		handler = NewIssuer(nil, IssuerRates{}, 1, zerolog.Nop()).Handle
+	}
 	for i := range conns {
-		c, err := Dial(ctx, d, cfg.Addr, ConnOptions{Handler: netHandler, WriteTimeout: cfg.Timeout})
+		c, err := Dial(ctx, d, cfg.Addr, ConnOptions{Handler: handler, WriteTimeout: cfg.Timeout})
 		if err != nil {
 			return nil, fmt.Errorf("load: connect %s: %w", cfg.Addr, err)
 		}

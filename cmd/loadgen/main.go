@@ -39,8 +39,10 @@ Closed loop (default): each of --conns connections keeps --inflight requests in 
 Constant rate (--rate R): R requests a second in total, at most --inflight per
 connection at once; latency counts from each request's scheduled start.
 The run stops after --duration or --count requests, whichever comes first.
-On the PC link every connection signs on (0800/001) first and payments carry card data
-(authorized by the PC); on the terminal link payments are cash unless --card.
+On the PC link every connection signs on (0800/001) first, payments carry card data
+(authorized by the PC), and the host's authorizations on these connections are approved;
+on the terminal link payments are cash unless --card (then run a PC simulator, or give
+--issuer PC-LINK-ADDR, so that the host can have the cards authorized).
 
 flags:
 `
@@ -77,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		seed        = fs.Uint64("seed", 0, "seed of the operation mix (0: clock)")
 		jsonOut     = fs.Bool("json", false, "print the result as JSON")
 		cpuProfile  = fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
+		issuerAddr  = fs.String("issuer", "", "also connect a PC simulator (approving every authorization) to this PC link, for --card on the terminal link")
 	)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -143,7 +146,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	res, err := simulators.RunLoad(ctx, cfg, d, nil)
+	keys := simulators.NewKeys()
+	if *issuerAddr != "" {
+		pc, err := simulators.NewPC(simulators.PCConfig{Addr: *issuerAddr, Institution: *institution, Keys: keys, Timeout: *timeout})
+		if err == nil {
+			err = pc.Connect(ctx)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "loadgen: --issuer:", err)
+			return 1
+		}
+		defer pc.Close()
+	}
+	res, err := simulators.RunLoad(ctx, cfg, d, keys)
 	if err != nil {
 		fmt.Fprintln(stderr, "loadgen:", err)
 		return 1
