@@ -1,8 +1,10 @@
 package billpay
 
 import (
+	"bytes"
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/maphash"
@@ -50,6 +52,8 @@ type Core struct {
 	ob   map[string]uint64 // provider → last notice sequence used
 
 	ackMu sync.Mutex
+
+	importChunk int // records per staging command of an import
 }
 
 // New builds a Core on an open ledger.
@@ -61,7 +65,7 @@ func New(opts Options) (*Core, error) {
 		opts.Clock = time.Now
 	}
 	c := &Core{l: opts.Ledger, log: opts.Logger.With().Str("component", "billpay").Logger(), clock: opts.Clock,
-		seed: maphash.MakeSeed(), provLocks: map[string]*sync.RWMutex{}, rcpt: map[uint32]uint64{}, ob: map[string]uint64{}}
+		seed: maphash.MakeSeed(), importChunk: importChunkRecords, provLocks: map[string]*sync.RWMutex{}, rcpt: map[uint32]uint64{}, ob: map[string]uint64{}}
 	c.reg.Store(opts.Registry)
 	return c, nil
 }
@@ -168,12 +172,51 @@ type targetAccount struct {
 	rec  *accountRec
 }
 
-func getAccount(r ledger.Reader, p, a string) (*accountRec, error) {
-	v, ok, err := r.Get(accountKey(p, a))
-	if err != nil || !ok {
-		return nil, err
+// getAccount returns the account's current record (nil when it has none): its highest
+// visible version.
+func getAccount(r ledger.Reader, pr *providerRec, p, a string) (*accountRec, error) {
+	rec, _, err := scanAccount(r, pr, p, a, false)
+	return rec, err
+}
+
+// scanAccount reads every version of an account's record and returns the current one
+// and, when others is set, the keys of every other version (superseded or aborted; an
+// import deletes them).
+func scanAccount(r ledger.Reader, pr *providerRec, p, a string, others bool) (*accountRec, [][]byte, error) {
+	pfx := accountPrefix(p, a)
+	var best []byte
+	var bestKey []byte
+	var bestV uint32
+	var rest [][]byte
+	err := r.Scan(pfx, prefixEnd(pfx), func(k, v []byte) bool {
+		if len(k) != len(pfx)+4 {
+			return true
+		}
+		ver := binary.BigEndian.Uint32(k[len(pfx):])
+		if pr.visible(ver) && (best == nil || ver > bestV) {
+			if others && bestKey != nil {
+				rest = append(rest, bestKey)
+			}
+			best, bestV = bytes.Clone(v), ver
+			if others {
+				bestKey = bytes.Clone(k)
+			}
+			return true
+		}
+		if others && (ver <= pr.Committed || !pr.visible(ver)) {
+			rest = append(rest, bytes.Clone(k))
+		}
+		return true
+	})
+	if err != nil || best == nil {
+		return nil, rest, err
 	}
-	return decodeAccount(v)
+	rec, err := decodeAccount(best)
+	if err != nil {
+		return nil, nil, fmt.Errorf("billpay: account %s of %s: %w", a, p, err)
+	}
+	rec.Gen = bestV
+	return rec, rest, nil
 }
 
 func getProviderRec(r ledger.Reader, p string) (*providerRec, error) {
@@ -190,7 +233,7 @@ func getProviderRec(r ledger.Reader, p string) (*providerRec, error) {
 // open reports whether the account is open: not closed by its record and listed in the
 // provider's last full file (or a delta since).
 func (rec *accountRec) open(pr *providerRec) bool {
-	return rec != nil && !rec.Closed && rec.Gen >= pr.FullGen
+	return rec != nil && !rec.Closed && rec.Gen >= pr.FullVersion
 }
 
 // refsOf returns the accounts a target names, without reading them.
@@ -248,7 +291,7 @@ func (c *Core) resolve(view ledger.Reader, t Target, refs []AccountRef) ([]targe
 			}
 			prs[ref.Provider] = pr
 		}
-		rec, err := getAccount(view, ref.Provider, ref.Account)
+		rec, err := getAccount(view, pr, ref.Provider, ref.Account)
 		if err != nil {
 			return nil, err
 		}
@@ -375,16 +418,16 @@ func (c *Core) Account(ctx context.Context, provider, account string) (*AccountI
 	if _, ok := c.Registry().Provider(provider); !ok {
 		return nil, declinef(DeclineUnknownProvider, "provider %q is not registered", provider)
 	}
-	rec, err := getAccount(view, provider, account)
+	pr, err := getProviderRec(view, provider)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := getAccount(view, pr, provider, account)
 	if err != nil {
 		return nil, err
 	}
 	if rec == nil {
 		return nil, declinef(DeclineUnknownAccount, "account %s of %s is unknown", account, provider)
-	}
-	pr, err := getProviderRec(view, provider)
-	if err != nil {
-		return nil, err
 	}
 	ai := &AccountInfo{AccountRef: AccountRef{provider, account}, Open: rec.open(pr), Prepaid: rec.Prepaid,
 		Name: rec.Name, Address: rec.Address, Phone: rec.Phone, Email: rec.Email, CardID: rec.CardID,

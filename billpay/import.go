@@ -207,81 +207,9 @@ func (c *Core) Import(ctx context.Context, req ImportRequest) (*ImportResult, er
 	}
 
 	through := uint32(hdr.RegistersThrough.Year()*10000 + int(hdr.RegistersThrough.Month())*100 + hdr.RegistersThrough.Day())
-	gen := pr.FullGen
-	if hdr.Mode == debtfile.ModeFull {
-		gen++
-	}
-	res := &ImportResult{Header: hdr}
-	if req.Progress != nil {
-		opts.Progress = func(n int64) { req.Progress(2, n) }
-	}
-	var errChanged = errors.New("file changed")
-	apply := func(w ledger.Writer) error {
-		h2, err := c.pass(&req, func(r io.Reader) error {
-			rd, err := debtfile.NewReader(r, opts)
-			if err != nil {
-				return err
-			}
-			var buf []byte
-			for {
-				a, err := rd.Next()
-				if err == io.EOF {
-					break
-				}
-				if err != nil {
-					return err
-				}
-				old, err := getAccount(view, prov.Code, a.Number)
-				if err != nil {
-					return err
-				}
-				rec := mergeAccount(old, a, gen, through)
-				res.Accounts++
-				res.Debts += len(a.Debts)
-				if a.Closed {
-					res.Closed++
-				}
-				buf = rec.encode(buf[:0])
-				if err := w.Set(accountKey(prov.Code, a.Number), buf); err != nil {
-					return err
-				}
-			}
-			if !rd.Valid() {
-				return errChanged
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		if h2 != h1 {
-			return errChanged
-		}
-		npr := providerRec{FullGen: gen, LastCreated: hdr.Created.Unix(), LastFileID: hdr.FileID}
-		if err := w.Set(providerKey(prov.Code), npr.encode()); err != nil {
-			return err
-		}
-		e := enc{b: []byte{recFormat, byte(hdr.Mode)}}
-		e.i(hdr.Created.Unix())
-		e.u(uint64(res.Accounts))
-		e.u(uint64(res.Debts))
-		e.by(h1[:])
-		return w.Set(fileKey(prov.Code, hdr.FileID), e.b)
-	}
-	out, err := c.l.Submit(ctx, &ledger.Command{Key: []byte(cmdImport + prov.Code + "/" + hdr.FileID), RequestHash: h1, WriteFunc: apply})
-	switch {
-	case errors.Is(err, errChanged):
-		return nil, &ImportError{Reason: RefusedChanged, Msg: "the file changed between the passes"}
-	case errors.Is(err, ledger.ErrConflict):
-		return nil, &ImportError{Reason: RefusedDuplicate, Msg: fmt.Sprintf("file-id %s of %s was already applied with other content", hdr.FileID, prov.Code)}
-	case err != nil:
-		var fe *debtfile.FileError
-		if errors.As(err, &fe) {
-			return nil, &ImportError{Reason: RefusedChanged, Msg: err.Error()}
-		}
+	res, err := c.apply(ctx, &req, view, prov, pr, hdr, opts, h1, through)
+	if err != nil {
 		return nil, err
-	case out.Duplicate:
-		return nil, &ImportError{Reason: RefusedDuplicate, Msg: fmt.Sprintf("file-id %s of %s was already applied", hdr.FileID, prov.Code)}
 	}
 	c.log.Info().Str("provider", prov.Code).Str("file_id", hdr.FileID).Str("mode", hdr.Mode.String()).
 		Int("accounts", res.Accounts).Int("debts", res.Debts).Msg("debt list applied")
@@ -341,4 +269,129 @@ func mergeAccount(old *accountRec, a *debtfile.Account, gen, through uint32) *ac
 		}
 	}
 	return rec
+}
+
+// importChunk bounds the records of one staging command (memory stays flat: a chunk is
+// committed before the next is read).
+const (
+	importChunkRecords = 8192 // default of Core.importChunk
+	importChunkBytes   = 8 << 20
+)
+
+// apply stages the file's records under a fresh version in chunk commands, then makes
+// them visible with one small command keyed by the file-id (the atomic step). An
+// attempt that stops before that step leaves only invisible records; its version is
+// listed as aborted by the next import.
+func (c *Core) apply(ctx context.Context, req *ImportRequest, view ledger.Reader, prov *Provider, pr *providerRec,
+	hdr debtfile.Header, opts debtfile.Options, h1 [32]byte, through uint32) (*ImportResult, error) {
+	npr := *pr
+	npr.Aborted = append([]uint32(nil), pr.Aborted...)
+	if npr.Pending != 0 {
+		npr.Aborted = append(npr.Aborted, npr.Pending)
+	}
+	v := max(npr.NextVersion, npr.Committed) + 1
+	npr.NextVersion, npr.Pending = v, v
+	attempt := fmt.Sprintf("%s%s/%s/v%d", cmdImportStage, prov.Code, hdr.FileID, v)
+	if _, err := c.l.Submit(ctx, &ledger.Command{Key: []byte(attempt + "/begin"), Writes: []ledger.Write{{Key: providerKey(prov.Code), Value: npr.encode()}}}); err != nil {
+		return nil, err
+	}
+	abort := func(cause error) error {
+		// Best effort: a failed abort is repaired by the next import (Pending → Aborted).
+		apr := npr
+		apr.Pending = 0
+		apr.Aborted = append(append([]uint32(nil), npr.Aborted...), v)
+		_, _ = c.l.Submit(context.WithoutCancel(ctx), &ledger.Command{Key: []byte(attempt + "/abort"),
+			Writes: []ledger.Write{{Key: providerKey(prov.Code), Value: apr.encode()}}})
+		return cause
+	}
+	res := &ImportResult{Header: hdr}
+	if req.Progress != nil {
+		opts.Progress = func(n int64) { req.Progress(2, n) }
+	}
+	var writes []ledger.Write
+	size, chunk := 0, 0
+	flush := func() error {
+		if len(writes) == 0 {
+			return nil
+		}
+		chunk++
+		_, err := c.l.Submit(ctx, &ledger.Command{Key: []byte(fmt.Sprintf("%s/%d", attempt, chunk)), Writes: writes})
+		writes, size = writes[:0], 0
+		return err
+	}
+	errChanged := errors.New("file changed")
+	h2, err := c.pass(req, func(r io.Reader) error {
+		rd, err := debtfile.NewReader(r, opts)
+		if err != nil {
+			return err
+		}
+		for {
+			a, err := rd.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				return err
+			}
+			old, stale, err := scanAccount(view, pr, prov.Code, a.Number, true)
+			if err != nil {
+				return err
+			}
+			rec := mergeAccount(old, a, v, through)
+			res.Accounts++
+			res.Debts += len(a.Debts)
+			if a.Closed {
+				res.Closed++
+			}
+			val := rec.encode(nil)
+			writes = append(writes, ledger.Write{Key: accountKey(prov.Code, a.Number, v), Value: val})
+			size += len(val)
+			for _, k := range stale {
+				writes = append(writes, ledger.Write{Key: k, Delete: true})
+			}
+			if len(writes) >= c.importChunk || size >= importChunkBytes {
+				if err := flush(); err != nil {
+					return err
+				}
+			}
+		}
+		if !rd.Valid() {
+			return errChanged
+		}
+		return flush()
+	})
+	if err == nil && h2 != h1 {
+		err = errChanged
+	}
+	if err != nil {
+		var fe *debtfile.FileError
+		if errors.Is(err, errChanged) || errors.As(err, &fe) {
+			return nil, abort(&ImportError{Reason: RefusedChanged, Msg: "the file changed between the passes"})
+		}
+		return nil, abort(err)
+	}
+	// The atomic step: every staged record becomes visible, the file-id is recorded.
+	fpr := npr
+	fpr.Committed, fpr.Pending = v, 0
+	if hdr.Mode == debtfile.ModeFull {
+		fpr.FullVersion = v
+	}
+	fpr.LastCreated, fpr.LastFileID = hdr.Created.Unix(), hdr.FileID
+	e := enc{b: []byte{recFormat, byte(hdr.Mode)}}
+	e.i(hdr.Created.Unix())
+	e.u(uint64(res.Accounts))
+	e.u(uint64(res.Debts))
+	e.u(uint64(v))
+	e.by(h1[:])
+	out, err := c.l.Submit(ctx, &ledger.Command{Key: []byte(cmdImport + prov.Code + "/" + hdr.FileID), RequestHash: h1,
+		Writes: []ledger.Write{{Key: providerKey(prov.Code), Value: fpr.encode()}, {Key: fileKey(prov.Code, hdr.FileID), Value: e.b}}})
+	switch {
+	case errors.Is(err, ledger.ErrConflict):
+		return nil, abort(&ImportError{Reason: RefusedDuplicate, Msg: fmt.Sprintf("file-id %s of %s was already applied with other content", hdr.FileID, prov.Code)})
+	case err != nil:
+		return nil, abort(err)
+	case out.Duplicate:
+		return nil, abort(&ImportError{Reason: RefusedDuplicate, Msg: fmt.Sprintf("file-id %s of %s was already applied", hdr.FileID, prov.Code)})
+	}
+	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"strings"
 	"testing"
@@ -238,4 +239,51 @@ func FuzzImport(f *testing.F) {
 			t.Fatalf("%d new accounts from a file of %d", n, res.Accounts)
 		}
 	})
+}
+
+// An import that stops after staging some chunks (here: the file changes between the
+// passes) leaves nothing visible; the next import applies normally and the abandoned
+// records never show.
+func TestImportAbandonedStaging(t *testing.T) {
+	ctx := context.Background()
+	c, _, code := seeded(t)
+	c.importChunk = 2 // several staging commands per file
+	var accts []string
+	for i := range 9 {
+		accts = append(accts, acct(fmt.Sprint(4000+i), debt("ELEC", 202611, "1.00")))
+	}
+	accts = append(accts, acct("1000000101", debt("ELEC", 202611, "99.00")))
+	first := debtsFile("S-1", "2026-11-02T02:00:00+04:00", "2026-11-01", "full", accts...)
+	second := strings.Replace(first, `amount="99.00"`, `amount="98.00"`, 1)
+	opens := 0
+	_, err := c.Import(ctx, ImportRequest{Open: func() (io.ReadCloser, error) {
+		opens++
+		if opens >= 3 { // header, pass 1 see the first content; pass 2 another
+			return io.NopCloser(strings.NewReader(second)), nil
+		}
+		return io.NopCloser(strings.NewReader(first)), nil
+	}})
+	wantRefusal(t, err, RefusedChanged)
+	// Nothing of it is visible: the old state stands (the full file would have closed 1000000001).
+	if d := due(t, c, Target{Provider: "AZERISIQ", Account: "1000000001"}); d != 418518 {
+		t.Fatalf("due %d", d)
+	}
+	_, err = c.Inquire(ctx, Target{Provider: "AZERISIQ", Account: "4000"})
+	wantDecline(t, err, DeclineUnknownAccount)
+	if d := due(t, c, Target{RegCode: code}); d != 5500 {
+		t.Fatalf("regcode due %d", d)
+	}
+	// The same file-id applies afterwards (it was never recorded), then a delta; the
+	// abandoned version stays invisible.
+	if _, err := c.ImportBytes(ctx, []byte(second), nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := due(t, c, Target{Provider: "AZERISIQ", Account: "1000000101"}); d != 9800 {
+		t.Fatalf("due %d", d)
+	}
+	_, err = c.Inquire(ctx, Target{Provider: "AZERISIQ", Account: "1000000001"})
+	wantDecline(t, err, DeclineUnknownAccount) // closed by the full file
+	if d := due(t, c, Target{Provider: "AZERISIQ", Account: "4008"}); d != 100 {
+		t.Fatalf("due %d", d)
+	}
 }

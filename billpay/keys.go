@@ -7,9 +7,11 @@ import "encoding/binary"
 // never contain 0x00, which separates variable-length parts; numbers are big-endian
 // fixed width so that byte order is numeric order.
 const (
-	// 0x20 | provider → providerRec (full-import generation, last file applied).
+	// 0x20 | provider → providerRec (committed and full-import versions, last file applied).
 	prefixProvider byte = 0x20
-	// 0x21 | provider | 0x00 | account → accountRec (contact, card, debts, payments since the file).
+	// 0x21 | provider | 0x00 | account | 0x00 | version u32 → accountRec (contact, card,
+	// debts, payments since the file). The current record is the highest version the
+	// provider record declares committed (and not aborted).
 	prefixAccount byte = 0x21
 	// 0x22 | provider | 0x00 | file-id → fileRec (a debt list applied).
 	prefixFile byte = 0x22
@@ -30,24 +32,32 @@ const (
 // Ledger command keys of billpay are namespaced "bp/<kind>/..." so that they never meet
 // the switch's.
 const (
-	cmdPay      = "bp/pay/"
-	cmdReverse  = "bp/rev/"
-	cmdTopUp    = "bp/top/"
-	cmdImport   = "bp/imp/"
-	cmdRegister = "bp/sub/"
-	cmdSubEdit  = "bp/sube/"
-	cmdOutbox   = "bp/ack/"
-	cmdDemo     = "bp/demo"
+	cmdPay         = "bp/pay/"
+	cmdReverse     = "bp/rev/"
+	cmdTopUp       = "bp/top/"
+	cmdImport      = "bp/imp/"
+	cmdImportStage = "bp/imps/"
+	cmdRegister    = "bp/sub/"
+	cmdSubEdit     = "bp/sube/"
+	cmdOutbox      = "bp/ack/"
+	cmdDemo        = "bp/demo"
 )
 
 func providerKey(p string) []byte { return append([]byte{prefixProvider}, p...) }
 
-func accountKey(p, a string) []byte {
-	k := make([]byte, 0, 2+len(p)+len(a))
+func accountPrefix(p, a string) []byte {
+	k := make([]byte, 0, 7+len(p)+len(a))
 	k = append(k, prefixAccount)
 	k = append(k, p...)
 	k = append(k, 0)
-	return append(k, a...)
+	k = append(k, a...)
+	return append(k, 0)
+}
+
+// accountKey is the key of version v of an account's record (see docs/storage-billpay.md:
+// a debt list writes new versions, made visible together by one small command).
+func accountKey(p, a string, v uint32) []byte {
+	return binary.BigEndian.AppendUint32(accountPrefix(p, a), v)
 }
 
 func fileKey(p, id string) []byte {

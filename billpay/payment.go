@@ -363,7 +363,7 @@ func (c *Core) Pay(ctx context.Context, req PaymentRequest) (*Payment, error) {
 			}
 		}
 		if touched {
-			writes = append(writes, ledger.Write{Key: accountKey(a.prov.Code, a.ref.Account), Value: a.rec.encode(nil)})
+			writes = append(writes, ledger.Write{Key: accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), Value: a.rec.encode(nil)})
 		}
 	}
 	return c.commitPayment(ctx, view, &req, cmdKey, hash, resultPayment, allocs, date, writes, "")

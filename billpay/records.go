@@ -30,7 +30,7 @@ type paidRec struct {
 }
 
 type accountRec struct {
-	Gen                         uint32 // provider's full-import generation it was last listed in
+	Gen                         uint32 // version (from the key; also stored) = the import that wrote it
 	Closed, Prepaid             bool
 	Name, Address, Phone, Email string
 	CardID                      string
@@ -169,15 +169,45 @@ func (r *accountRec) dues() []Due {
 	return out
 }
 
+// providerRec is a provider's import state. Account records are versioned by the import
+// that wrote them: a debt list stages its records under a fresh version in chunks, then
+// one small command raises Committed to that version, which makes them all visible at
+// once (an import that never gets there leaves invisible records, its version listed in
+// Aborted). An account is open when its current version is at least FullVersion (the
+// last full file), so a full file closes unlisted accounts without touching them.
 type providerRec struct {
-	FullGen     uint32 // accounts with an older Gen are closed
-	LastCreated int64  // unix seconds of the last applied file's created
+	Committed   uint32   // highest version readers may see
+	FullVersion uint32   // version of the last applied full file
+	NextVersion uint32   // last version handed to an import attempt
+	Pending     uint32   // version of the attempt in progress (0 = none)
+	Aborted     []uint32 // versions of attempts that never committed (their records are invisible)
+	LastCreated int64    // unix seconds of the last applied file's created
 	LastFileID  string
+}
+
+// visible reports whether records of version v are part of the committed state.
+func (r *providerRec) visible(v uint32) bool {
+	if v > r.Committed {
+		return false
+	}
+	for _, a := range r.Aborted {
+		if a == v {
+			return false
+		}
+	}
+	return true
 }
 
 func (r *providerRec) encode() []byte {
 	e := enc{b: []byte{recFormat}}
-	e.u(uint64(r.FullGen))
+	e.u(uint64(r.Committed))
+	e.u(uint64(r.FullVersion))
+	e.u(uint64(r.NextVersion))
+	e.u(uint64(r.Pending))
+	e.u(uint64(len(r.Aborted)))
+	for _, a := range r.Aborted {
+		e.u(uint64(a))
+	}
 	e.i(r.LastCreated)
 	e.s(r.LastFileID)
 	return e.b
@@ -188,7 +218,13 @@ func decodeProvider(v []byte) (*providerRec, error) {
 		return nil, errCorrupt
 	}
 	d := dec{b: v[1:]}
-	r := &providerRec{FullGen: uint32(d.u()), LastCreated: d.i(), LastFileID: d.s()}
+	r := &providerRec{Committed: uint32(d.u()), FullVersion: uint32(d.u()), NextVersion: uint32(d.u()), Pending: uint32(d.u())}
+	n := d.count()
+	for i := 0; i < n && d.err == nil; i++ {
+		r.Aborted = append(r.Aborted, uint32(d.u()))
+	}
+	r.LastCreated = d.i()
+	r.LastFileID = d.s()
 	return r, d.err
 }
 

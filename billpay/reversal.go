@@ -147,7 +147,11 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 				continue
 			}
 			done[ref] = true
-			acct, err := getAccount(view, a.Provider, a.Account)
+			pr, err := getProviderRec(view, a.Provider)
+			if err != nil {
+				return nil, err
+			}
+			acct, err := getAccount(view, pr, a.Provider, a.Account)
 			if err != nil {
 				return nil, err
 			}
@@ -159,7 +163,7 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 					acct.addPaid(b.Service, b.Period, today, -b.Amount)
 				}
 			}
-			writes = append(writes, ledger.Write{Key: accountKey(a.Provider, a.Account), Value: acct.encode(nil)})
+			writes = append(writes, ledger.Write{Key: accountKey(a.Provider, a.Account, acct.Gen), Value: acct.encode(nil)})
 		}
 	}
 	rec.Reversed, rec.ReversalKey, rec.ReversalDate = true, req.Key, today

@@ -27,7 +27,11 @@ func (c *Core) checkAccountExists(view ledger.Reader, ref AccountRef) error {
 	if _, ok := c.Registry().Provider(ref.Provider); !ok {
 		return declinef(DeclineUnknownProvider, "provider %q is not registered", ref.Provider)
 	}
-	rec, err := getAccount(view, ref.Provider, ref.Account)
+	pr, err := getProviderRec(view, ref.Provider)
+	if err != nil {
+		return err
+	}
+	rec, err := getAccount(view, pr, ref.Provider, ref.Account)
 	if err != nil {
 		return err
 	}
