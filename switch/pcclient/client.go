@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"sort"
@@ -286,6 +287,7 @@ func (c *Client) session(ctx context.Context, addr string) bool {
 			c.inbound(ctx, l, mm)
 		}),
 		connection.ErrorHandler(func(err error) { c.connError(l, err) }),
+		connection.ConnectionClosedHandler(func(*connection.Connection) { l.signedOn.Store(false) }),
 	)
 	if err != nil { // options only; cannot happen with the ones above
 		nc.Close()
@@ -416,11 +418,27 @@ func (c *Client) echo(l *link) {
 // and moov's UnpackError.RawMessage is never read.
 func (c *Client) connError(l *link, err error) {
 	var ue *isoerrors.UnpackError
-	if errors.As(err, &ue) {
+	switch {
+	case errors.As(err, &ue):
+		// Our codec's UnpackError carries a FieldError (field and reason only).
 		c.log.Warn().Uint64("conn", uint64(l.id)).Str("error", ue.Err.Error()).Msg("unreadable message from PC dropped")
-		return
+	case errors.Is(err, specs.ErrFrameHeader), errors.Is(err, specs.ErrFrameEmpty), errors.Is(err, specs.ErrFrameTooLarge):
+		c.log.Warn().Uint64("conn", uint64(l.id)).Str("error", frameError(err).Error()).Msg("protocol violation: closing the connection")
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed):
+		c.log.Debug().Uint64("conn", uint64(l.id)).Msg("connection closed by the peer")
+	default:
+		c.log.Debug().Uint64("conn", uint64(l.id)).Str("error", err.Error()).Msg("connection error")
 	}
-	c.log.Debug().Uint64("conn", uint64(l.id)).Str("error", err.Error()).Msg("connection error")
+}
+
+// frameError returns the framing sentinel inside err.
+func frameError(err error) error {
+	for _, e := range []error{specs.ErrFrameHeader, specs.ErrFrameEmpty, specs.ErrFrameTooLarge} {
+		if errors.Is(err, e) {
+			return e
+		}
+	}
+	return err
 }
 
 // inbound handles a message that matched no pending call: a response that came too
@@ -541,6 +559,9 @@ func (c *Client) Authorize(ctx context.Context, r AuthRequest) (AuthResult, erro
 	}
 	if !c.running.Load() {
 		return AuthResult{ResponseCode: CodeUnavailable}, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return AuthResult{ResponseCode: CodeUnavailable}, err
 	}
 	l := c.pick()
 	if l == nil {
