@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -77,4 +79,61 @@ func BenchmarkSubmit(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkOpen measures recovery: Open over a store of n committed 3-leg payments
+// (LEDGER_BENCH_RECOVERY_N, default 200,000) rebuilds every balance from the
+// transfers and checks it against the stored balances. Reported per transfer.
+func BenchmarkOpen(b *testing.B) {
+	n := 200_000
+	if v, err := strconv.Atoi(os.Getenv("LEDGER_BENCH_RECOVERY_N")); err == nil && v > 0 {
+		n = v
+	}
+	dir := b.TempDir()
+	s, err := Open(Options{Dir: dir, Logger: zerolog.Nop(), InitialDate: 20261121})
+	if err != nil {
+		b.Fatal(err)
+	}
+	fill(b, s, n, 256)
+	if err := s.Close(); err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		s, err := Open(Options{Dir: dir, Logger: zerolog.Nop()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		_ = s.Close()
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/transfer")
+}
+
+// fill commits n payments from w submitters, spread over 50 providers and 200 drawers.
+func fill(tb testing.TB, s *Store, n, w int) {
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for g := 0; g < w; g++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1)
+				if i > int64(n) {
+					return
+				}
+				tr := payment(10_000+i%977, 150, strconv.FormatInt(i, 10))
+				tr.Postings[0].Account.Owner = "PP-" + strconv.FormatInt(i%200, 10)
+				tr.Postings[1].Account.Owner = "PROV-" + strconv.FormatInt(i%50, 10)
+				key := "fill-" + strconv.FormatInt(i, 10)
+				if out, err := s.Submit(context.Background(), &Command{Key: []byte(key), Transfer: tr}); err != nil || out.Status != Committed {
+					tb.Errorf("fill: %+v %v", out, err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -430,7 +430,14 @@ func TestCutover(t *testing.T) {
 			t.Fatalf("Cutover(%d) = %v, want ErrBadDate", bad, err)
 		}
 	}
-	b := submit(t, s, cmdOf("b", payment(10, 0, "b")))
+	var seen Date
+	b := submit(t, s, &Command{Key: []byte("b"), Transfer: payment(10, 0, "b"), WriteFunc: func(w Writer) error {
+		seen = w.(DatedWriter).BusinessDate()
+		return nil
+	}})
+	if seen != 20261122 {
+		t.Fatalf("WriteFunc saw date %d", seen)
+	}
 	tr, _, _ := s.Transfer(b.TransferID)
 	if b.BusinessDate != 20261122 || tr.BusinessDate != 20261122 || s.BusinessDate() != 20261122 {
 		t.Fatalf("after cutover: outcome %d transfer %d store %d", b.BusinessDate, tr.BusinessDate, s.BusinessDate())

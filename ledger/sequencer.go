@@ -418,7 +418,7 @@ func (q *sequencer) cutover(r *request) {
 func (q *sequencer) streamWrites(r *request) error {
 	q.ensureBatch()
 	q.whash.Reset()
-	w := &streamWriter{b: q.batch, h: q.whash}
+	w := &streamWriter{b: q.batch, h: q.whash, date: q.date}
 	if err := r.cmd.WriteFunc(w); err != nil {
 		return fmt.Errorf("ledger: command writes: %w", err)
 	}
@@ -426,10 +426,23 @@ func (q *sequencer) streamWrites(r *request) error {
 	return nil
 }
 
-type streamWriter struct {
-	b *pebble.Batch
-	h hash.Hash
+// DatedWriter is what WriteFunc receives: a Writer that also tells the business date
+// the command is being posted on (records written in the command can carry it).
+type DatedWriter interface {
+	Writer
+	BusinessDate() Date
 }
+
+type streamWriter struct {
+	b    *pebble.Batch
+	h    hash.Hash
+	date Date
+}
+
+var _ DatedWriter = (*streamWriter)(nil)
+
+// BusinessDate is the date the command is posted on.
+func (w *streamWriter) BusinessDate() Date { return w.date }
 
 func (w *streamWriter) Set(key, value []byte) error {
 	if !foreignKeyOK(key) {

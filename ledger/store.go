@@ -44,6 +44,9 @@ type Options struct {
 	// MemTableSize is Pebble's memtable size (default 64 MiB). A batch larger than
 	// half of it is handed to Pebble as a flushable batch (large imports).
 	MemTableSize uint64
+	// CacheSize is Pebble's block cache (default 128 MiB): the idempotency lookups
+	// of the sequencer read index and filter blocks on every command.
+	CacheSize int64
 }
 
 func (o *Options) setDefaults() {
@@ -58,6 +61,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.MemTableSize == 0 {
 		o.MemTableSize = 64 << 20
+	}
+	if o.CacheSize == 0 {
+		o.CacheSize = 128 << 20
 	}
 	if o.InitialDate == 0 {
 		o.InitialDate = DateOf(o.Clock())
@@ -160,7 +166,10 @@ func Open(opts Options) (*Store, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
+	cache := pebble.NewCache(opts.CacheSize)
+	popts.Cache = cache
 	db, err := pebble.Open(opts.Dir, popts)
+	cache.Unref()
 	if err != nil {
 		return nil, fmt.Errorf("ledger: open %s: %w", opts.Dir, err)
 	}
