@@ -69,10 +69,7 @@ func parsePayment(s hostswitch.Session, req *specs.Message) (payReq, string) {
 // payment serves 0200/0201 with 50xx00 (bill payment) and 51xx00 (top-up).
 func (h *Handlers) payment(ctx context.Context, s hostswitch.Session, req *specs.Message) (*specs.Message, error) {
 	p, rc := parsePayment(s, req)
-	if rc != "" {
-		if p.key != nil && keepable(rc) {
-			return h.refuse(ctx, p, rc)
-		}
+	if rc != "" && (p.key == nil || !keepable(rc)) {
 		return reply(rc), nil
 	}
 	// A key seen before with a refusal: 94 for a 0200, the same answer for a 0201.
@@ -83,6 +80,9 @@ func (h *Handlers) payment(ctx context.Context, s hostswitch.Session, req *specs
 			return reply(rcDuplicate), nil
 		}
 		return &specs.Message{ResponseCode: d.rc, SettlementDate: mmdd(d.date)}, nil
+	}
+	if rc != "" {
+		return h.refuse(ctx, p, rc)
 	}
 	pr := billpay.PaymentRequest{
 		Key: p.key, RequestHash: p.hash, Target: p.bill.Target, Amount: p.amount, Currency: p.cur,

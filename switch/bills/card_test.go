@@ -1,0 +1,183 @@
+package bills_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/billswitch/billswitch/specs"
+)
+
+// Terminal card payments routed by BIN to a PC the host dials (a fake PC over real TCP).
+func TestCardPaymentOutcomes(t *testing.T) {
+	pc := newFakePC(t, "127.0.0.1:0")
+	pc.auth = func(req *specs.Message) (string, time.Duration, bool) {
+		switch {
+		case strings.HasPrefix(req.PAN, "520051"):
+			return "51", 0, true
+		case strings.HasPrefix(req.PAN, "520055"):
+			return "55", 0, true
+		case strings.HasPrefix(req.PAN, "520054"):
+			return "54", 0, true
+		}
+		return "00", 0, true
+	}
+	s := startStack(t, t.TempDir(), registry(t, pc.addr, 2*time.Second))
+	pcSignedOn(t, s)
+	term := s.dial(t, specs.LinkTerminal)
+
+	tests := []struct {
+		name   string
+		pan    string
+		wantRC string
+		auths  int64 // authorizations the PC sees
+	}{
+		{"approve", card("520000", 1), "00", 1},
+		{"decline 51 passed through", card("520051", 2), "51", 1},
+		{"decline 55 passed through", card("520055", 3), "55", 1},
+		{"decline 54 passed through", card("520054", 4), "54", 1},
+		{"Luhn failure never reaches the PC", card("520000", 5)[:15] + "0", "14", 0},
+		{"no PC takes the card", card("999999", 6), "12", 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.wantRC == "14" && card("520000", 5) == tc.pan {
+				t.Skip("the altered PAN happens to be valid")
+			}
+			before, auths := s.due(t), pc.auths.Load()
+			req := payment(specs.LinkTerminal, cardTerm, 123, tc.pan)
+			r := rt(t, term, req)
+			if r.ResponseCode != tc.wantRC {
+				t.Fatalf("rc %s, want %s", r.ResponseCode, tc.wantRC)
+			}
+			if got := pc.auths.Load() - auths; got != tc.auths {
+				t.Fatalf("PC saw %d authorizations, want %d", got, tc.auths)
+			}
+			want := before
+			if tc.wantRC == "00" {
+				want -= 123
+				if r.AuthID == "" || r.SettlementDate == "" {
+					t.Fatalf("approval without DE 38/15: %+v", r)
+				}
+				d, err := specs.ParseDE48(r.AdditionalData)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if v, ok := d.Get(specs.Tag22Receipt); !ok || v == "" {
+					t.Fatal("no receipt")
+				}
+				if v, _ := d.Get(specs.Tag24Allocated); !strings.Contains(v, "=123;") {
+					t.Fatalf("tag 24 %q", v)
+				}
+			}
+			if got := s.due(t); got != want {
+				t.Fatalf("due %d, want %d", got, want)
+			}
+			// The same 0200 again: 94, no second authorization, no effect.
+			auths = pc.auths.Load()
+			if r := rt(t, term, req); r.ResponseCode != "94" {
+				t.Fatalf("repeated 0200: rc %s, want 94", r.ResponseCode)
+			}
+			if pc.auths.Load() != auths || s.due(t) != want {
+				t.Fatal("repeated 0200 had an effect")
+			}
+			// A 0201 repeat: the first answer again, no second authorization.
+			rep := *req
+			rep.MTI = "0201"
+			r2 := rt(t, term, &rep)
+			if r2.ResponseCode != r.ResponseCode || r2.AuthID != r.AuthID || r2.AdditionalData != r.AdditionalData {
+				t.Fatalf("0201: %s/%s, first %s/%s", r2.ResponseCode, r2.AuthID, r.ResponseCode, r.AuthID)
+			}
+			if pc.auths.Load() != auths || s.due(t) != want {
+				t.Fatal("0201 had an effect")
+			}
+		})
+	}
+}
+
+// A cash payment from a card-only terminal is refused 58; a card payment with no PC
+// link signed on is 91.
+func TestCashOnCardTerminal(t *testing.T) {
+	pc := newFakePC(t, "127.0.0.1:0")
+	s := startStack(t, t.TempDir(), registry(t, pc.addr, time.Second))
+	term := s.dial(t, specs.LinkTerminal)
+	before := s.due(t)
+	if r := rt(t, term, payment(specs.LinkTerminal, cardTerm, 100, "")); r.ResponseCode != "58" {
+		t.Fatalf("cash on card terminal: rc %s, want 58", r.ResponseCode)
+	}
+	if r := rt(t, term, payment(specs.LinkTerminal, cashTerm, 100, "")); r.ResponseCode != "00" {
+		t.Fatalf("cash on cash terminal: rc %s, want 00", r.ResponseCode)
+	}
+	if got := s.due(t); got != before-100 {
+		t.Fatalf("due %d, want %d", got, before-100)
+	}
+}
+
+// Timeout: the terminal gets 91, nothing is posted, and the stored 0420 reaches the PC
+// once it is back; a 0210 that arrives after the timeout does not post.
+func TestCardTimeoutAdviceAfterPCIsBack(t *testing.T) {
+	pc := newFakePC(t, "127.0.0.1:0")
+	pc.ackAdvices.Store(false)
+	// Answer 00, but only after the host's timeout (a late response).
+	pc.auth = func(*specs.Message) (string, time.Duration, bool) { return "00", 600 * time.Millisecond, true }
+	s := startStack(t, t.TempDir(), registry(t, pc.addr, 200*time.Millisecond))
+	pcSignedOn(t, s)
+	term := s.dial(t, specs.LinkTerminal)
+	before := s.due(t)
+	req := payment(specs.LinkTerminal, cardTerm, 250, card("520000", 7))
+	if r := rt(t, term, req); r.ResponseCode != "91" {
+		t.Fatalf("rc %s, want 91", r.ResponseCode)
+	}
+	if pending(t, s) != 1 {
+		t.Fatalf("pending advices %d, want 1", pending(t, s))
+	}
+	// The late 0210 arrives (600 ms) and must not post.
+	time.Sleep(800 * time.Millisecond)
+	if got := s.due(t); got != before {
+		t.Fatalf("due %d after a late approval, want %d", got, before)
+	}
+	// The PC goes down with the advice unacknowledged, then comes back.
+	eventually(t, 5*time.Second, "the advice to be tried", func() bool { return pc.advices.Load() > 0 })
+	addr := pc.addr
+	pc.stop()
+	pc.ackAdvices.Store(true)
+	pc.listen(addr)
+	eventually(t, 10*time.Second, "the advice to be acknowledged", func() bool { return pending(t, s) == 0 })
+	if pc.acked.Load() == 0 {
+		t.Fatal("the PC never acknowledged an advice")
+	}
+	if got := s.due(t); got != before {
+		t.Fatalf("due %d, want %d", got, before)
+	}
+}
+
+// The store-and-forward queue survives a restart of the host.
+func TestCardAdviceSurvivesRestart(t *testing.T) {
+	pc := newFakePC(t, "127.0.0.1:0")
+	pc.ackAdvices.Store(false)
+	pc.auth = func(*specs.Message) (string, time.Duration, bool) { return "", 0, false } // never answers
+	dir := t.TempDir()
+	reg := registry(t, pc.addr, 200*time.Millisecond)
+	s := startStack(t, dir, reg)
+	pcSignedOn(t, s)
+	term := s.dial(t, specs.LinkTerminal)
+	before := s.due(t)
+	req := payment(specs.LinkTerminal, cardTerm, 333, card("520000", 8))
+	if r := rt(t, term, req); r.ResponseCode != "91" {
+		t.Fatalf("rc %s, want 91", r.ResponseCode)
+	}
+	if pending(t, s) != 1 {
+		t.Fatalf("pending %d, want 1", pending(t, s))
+	}
+	s.close()
+
+	pc.ackAdvices.Store(true)
+	acked := pc.acked.Load()
+	s2 := startStack(t, dir, reg)
+	eventually(t, 10*time.Second, "the stored advice to be delivered after the restart", func() bool {
+		return pc.acked.Load() > acked && pending(t, s2) == 0
+	})
+	if got := s2.due(t); got != before {
+		t.Fatalf("due %d, want %d", got, before)
+	}
+}

@@ -1,0 +1,263 @@
+package bills_test
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/billswitch/billswitch/ledger"
+	"github.com/billswitch/billswitch/specs"
+	"github.com/billswitch/billswitch/switch/bills"
+)
+
+func links() []struct {
+	name string
+	link specs.Link
+	term string
+} {
+	return []struct {
+		name string
+		link specs.Link
+		term string
+	}{{"pc", specs.LinkPC, "ATM00001"}, {"terminal", specs.LinkTerminal, cashTerm}}
+}
+
+// §7: an advice that arrives before its original leaves a tombstone: the original is
+// declined 05 and posts nothing; a second advice has no second effect.
+func TestAdviceBeforeOriginal(t *testing.T) {
+	s := startStack(t, t.TempDir(), nil)
+	for _, l := range links() {
+		t.Run(l.name, func(t *testing.T) {
+			c := s.dial(t, l.link)
+			before := s.due(t)
+			orig := payment(l.link, l.term, 101, "")
+			adv := reversalOf("0420", l.link, orig)
+			r := rt(t, c, adv)
+			if r.MTI != "0430" || r.ResponseCode != "00" {
+				t.Fatalf("advice: %s/%s, want 0430/00", r.MTI, r.ResponseCode)
+			}
+			if r := rt(t, c, orig); r.ResponseCode != "05" {
+				t.Fatalf("original after its advice: rc %s, want 05", r.ResponseCode)
+			}
+			rep := *orig
+			rep.MTI = "0201"
+			if r := rt(t, c, &rep); r.ResponseCode != "05" && r.ResponseCode != "94" {
+				t.Fatalf("0201 of the voided original: rc %s", r.ResponseCode)
+			}
+			adv2 := reversalOf("0421", l.link, orig)
+			if r := rt(t, c, adv2); r.ResponseCode != "00" {
+				t.Fatalf("second advice: rc %s", r.ResponseCode)
+			}
+			if got := s.due(t); got != before {
+				t.Fatalf("due %d, want %d", got, before)
+			}
+		})
+	}
+}
+
+// §7: a 0201 whose DE 3, DE 4 or DE 48 target differs from its original's is 94 with no
+// effect; the unchanged 0201 gets the original's answer.
+func TestModifiedRepeat(t *testing.T) {
+	s := startStack(t, t.TempDir(), nil)
+	for _, l := range links() {
+		t.Run(l.name, func(t *testing.T) {
+			c := s.dial(t, l.link)
+			orig := payment(l.link, l.term, 150, "")
+			first := rt(t, c, orig)
+			if first.ResponseCode != "00" {
+				t.Fatalf("original: %s", first.ResponseCode)
+			}
+			after := s.due(t)
+			mods := map[string]func(m *specs.Message){
+				"amount+1":        func(m *specs.Message) { m.Amount = fmt.Sprintf("%012d", 151) },
+				"processing code": func(m *specs.Message) { m.ProcessingCode = "502000" },
+				"target":          func(m *specs.Message) { m.AdditionalData = de48("01", provider, "02", "1000000101") },
+			}
+			for name, mod := range mods {
+				rep := *orig
+				rep.MTI = "0201"
+				mod(&rep)
+				if r := rt(t, c, &rep); r.ResponseCode != "94" {
+					t.Fatalf("0201 with %s changed: rc %s, want 94", name, r.ResponseCode)
+				}
+			}
+			rep := *orig
+			rep.MTI = "0201"
+			r := rt(t, c, &rep)
+			if r.ResponseCode != "00" || r.AuthID != first.AuthID || r.AdditionalData != first.AdditionalData || r.SettlementDate != first.SettlementDate {
+				t.Fatalf("0201: %+v, first %+v", r, first)
+			}
+			if got := s.due(t); got != after {
+				t.Fatalf("due %d, want %d", got, after)
+			}
+		})
+	}
+}
+
+// A refused 0200 keeps its refusal under its key: the same 0200 again is 94, a 0201 gets
+// the refusal again, even after the cause went away.
+func TestRefusalKeptUnderKey(t *testing.T) {
+	s := startStack(t, t.TempDir(), nil)
+	c := s.dial(t, specs.LinkTerminal)
+	m := payment(specs.LinkTerminal, cashTerm, 100, "")
+	m.Currency = "840"
+	if r := rt(t, c, m); r.ResponseCode != "13" {
+		t.Fatalf("rc %s, want 13", r.ResponseCode)
+	}
+	if r := rt(t, c, m); r.ResponseCode != "94" {
+		t.Fatalf("same 0200: rc %s, want 94", r.ResponseCode)
+	}
+	rep := *m
+	rep.MTI = "0201"
+	if r := rt(t, c, &rep); r.ResponseCode != "13" {
+		t.Fatalf("0201: rc %s, want 13", r.ResponseCode)
+	}
+}
+
+// After cutover: a 0400 of yesterday's payment gets 12; a 0420 is applied in the new day
+// (DE 15 = the new date), and the payment's DE 15 was the day it was posted on.
+func TestReversalsAfterCutover(t *testing.T) {
+	s := startStack(t, t.TempDir(), nil)
+	ctx := context.Background()
+	for _, l := range links() {
+		t.Run(l.name, func(t *testing.T) {
+			c := s.dial(t, l.link)
+			day := s.st.Store.BusinessDate()
+			before := s.due(t)
+			p1, p2 := payment(l.link, l.term, 111, ""), payment(l.link, l.term, 222, "")
+			for _, p := range []*specs.Message{p1, p2} {
+				r := rt(t, c, p)
+				if r.ResponseCode != "00" || r.SettlementDate != fmt.Sprintf("%04d", uint32(day)%10000) {
+					t.Fatalf("payment: %s DE15 %s (day %d)", r.ResponseCode, r.SettlementDate, day)
+				}
+			}
+			next, err := s.st.Cutover.Now(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if next <= day || s.st.Store.BusinessDate() != next {
+				t.Fatalf("cutover to %d from %d; store says %d", next, day, s.st.Store.BusinessDate())
+			}
+			r := rt(t, c, reversalOf("0400", l.link, p1))
+			if r.MTI != "0410" || r.ResponseCode != "12" {
+				t.Fatalf("0400 of yesterday: %s/%s, want 0410/12", r.MTI, r.ResponseCode)
+			}
+			if got := s.due(t); got != before-333 {
+				t.Fatalf("due %d, want %d", got, before-333)
+			}
+			r = rt(t, c, reversalOf("0420", l.link, p2))
+			if r.ResponseCode != "00" || r.SettlementDate != fmt.Sprintf("%04d", uint32(next)%10000) {
+				t.Fatalf("0420 after cutover: %s DE15 %s, want 00 %04d", r.ResponseCode, r.SettlementDate, uint32(next)%10000)
+			}
+			if got := s.due(t); got != before-111 {
+				t.Fatalf("due %d, want %d", got, before-111)
+			}
+		})
+	}
+}
+
+// 0400 rules of the current day: 00, a repeat (0401) the same answer and no second
+// effect, a second 0400 of the reversed original 05, unknown original 25.
+func TestReversalRequest(t *testing.T) {
+	s := startStack(t, t.TempDir(), nil)
+	for _, l := range links() {
+		t.Run(l.name, func(t *testing.T) {
+			c := s.dial(t, l.link)
+			before := s.due(t)
+			p := payment(l.link, l.term, 120, "")
+			if r := rt(t, c, p); r.ResponseCode != "00" {
+				t.Fatal(r.ResponseCode)
+			}
+			rev := reversalOf("0400", l.link, p)
+			if r := rt(t, c, rev); r.ResponseCode != "00" {
+				t.Fatalf("0400: %s", r.ResponseCode)
+			}
+			rep := *rev
+			rep.MTI = "0401"
+			if r := rt(t, c, &rep); r.ResponseCode != "00" {
+				t.Fatalf("0401: %s", r.ResponseCode)
+			}
+			if r := rt(t, c, reversalOf("0400", l.link, p)); r.ResponseCode != "05" {
+				t.Fatalf("second 0400: %s, want 05", r.ResponseCode)
+			}
+			if r := rt(t, c, reversalOf("0400", l.link, payment(l.link, l.term, 1, ""))); r.ResponseCode != "25" {
+				t.Fatalf("0400 of unknown: %s, want 25", r.ResponseCode)
+			}
+			if got := s.due(t); got != before {
+				t.Fatalf("due %d, want %d", got, before)
+			}
+		})
+	}
+}
+
+// 0500: matching figures → DE 66 1; a mismatch → 2 with the host's figures, kept for
+// the operator's report (listed per party and date).
+func TestReconciliation(t *testing.T) {
+	s := startStack(t, t.TempDir(), nil)
+	for _, l := range links() {
+		t.Run(l.name, func(t *testing.T) {
+			c := s.dial(t, l.link)
+			day := s.st.Store.BusinessDate()
+			p1 := payment(l.link, l.term, 500, "")
+			p2 := payment(l.link, l.term, 700, "")
+			for _, p := range []*specs.Message{p1, p2} {
+				if r := rt(t, c, p); r.ResponseCode != "00" {
+					t.Fatal(r.ResponseCode)
+				}
+			}
+			if r := rt(t, c, reversalOf("0420", l.link, p1)); r.ResponseCode != "00" {
+				t.Fatal(r.ResponseCode)
+			}
+			recon := func(n, amt, rn, ramt int64) *specs.Message {
+				net, _ := specs.FormatDE97(amt - ramt)
+				m := &specs.Message{MTI: "0500", ProcessingCode: "920000", TransmissionDateTime: de7(), STAN: nextSTAN(),
+					SettlementDate: fmt.Sprintf("%04d", uint32(day)%10000), DebitsNumber: fmt.Sprintf("%010d", n),
+					DebitsReversalNumber: fmt.Sprintf("%010d", rn), DebitsAmount: fmt.Sprintf("%016d", amt),
+					DebitsReversalAmount: fmt.Sprintf("%016d", ramt), NetSettlement: net}
+				if l.link == specs.LinkPC {
+					m.AcquirerID = pcID
+				} else {
+					m.TerminalID = l.term
+				}
+				return m
+			}
+			r := rt(t, c, recon(2, 1200, 1, 500))
+			if r.MTI != "0510" || r.ResponseCode != "00" || r.SettlementCode != "1" {
+				t.Fatalf("matching 0500: %s/%s DE66 %s (host %s %s %s %s)", r.MTI, r.ResponseCode, r.SettlementCode,
+					r.DebitsNumber, r.DebitsAmount, r.DebitsReversalNumber, r.DebitsReversalAmount)
+			}
+			if r.NetSettlement != "D0000000000000700" {
+				t.Fatalf("DE 97 %q", r.NetSettlement)
+			}
+			r = rt(t, c, recon(3, 1200, 1, 500))
+			if r.ResponseCode != "00" || r.SettlementCode != "2" || r.DebitsNumber != "0000000002" {
+				t.Fatalf("mismatching 0500: %s DE66 %s DE76 %s", r.ResponseCode, r.SettlementCode, r.DebitsNumber)
+			}
+			bad := recon(2, 1200, 1, 500)
+			bad.NetSettlement = "D0000000000001200"
+			if r := rt(t, c, bad); r.ResponseCode != "30" {
+				t.Fatalf("DE 97 ≠ 88 − 89: %s, want 30", r.ResponseCode)
+			}
+			view, err := s.st.Store.View()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer view.Close()
+			party := pcID
+			if l.link == specs.LinkTerminal {
+				party = l.term
+			}
+			ms, err := bills.Mismatches(view, l.link, party, day)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(ms) != 1 || ms[0].Theirs.Payments != 3 || ms[0].Ours.Payments != 2 || ms[0].Ours.ReversalsAmount != 500 {
+				t.Fatalf("mismatches %+v", ms)
+			}
+			if other, _ := bills.Mismatches(view, l.link, party, day-1); len(other) != 0 {
+				t.Fatalf("mismatches of another date: %+v", other)
+			}
+		})
+	}
+	_ = ledger.Date(0)
+}
