@@ -175,6 +175,23 @@ type targetAccount struct {
 // getAccount returns the account's current record (nil when it has none): its highest
 // visible version.
 func getAccount(r ledger.Reader, pr *providerRec, p, a string) (*accountRec, error) {
+	// Fast path: an account listed in the provider's last applied file has the committed
+	// version, which no visible version exceeds. A point Get; the scan below walks every
+	// overwrite of the key still in the memtable.
+	if pr.Committed != 0 {
+		v, ok, err := r.Get(accountKey(p, a, pr.Committed))
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			rec, err := decodeAccount(v)
+			if err != nil {
+				return nil, fmt.Errorf("billpay: account %s of %s: %w", a, p, err)
+			}
+			rec.Gen = pr.Committed
+			return rec, nil
+		}
+	}
 	rec, _, err := scanAccount(r, pr, p, a, false)
 	return rec, err
 }
