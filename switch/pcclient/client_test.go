@@ -20,19 +20,17 @@ import (
 
 const testHostID = "999001"
 
-var testDialect = func() func(t *testing.T) *specs.Dialect {
-	return func(t *testing.T) *specs.Dialect {
-		t.Helper()
-		d, err := specs.NewPC87A()
-		if err != nil {
-			t.Fatal(err)
-		}
-		return d
+func testDialect(t testing.TB) *specs.Dialect {
+	t.Helper()
+	d, err := specs.NewPC87A()
+	if err != nil {
+		t.Fatal(err)
 	}
-}()
+	return d
+}
 
 // openStore opens the real ledger in dir ("" = in memory).
-func openStore(t *testing.T, dir string) *ledger.Store {
+func openStore(t testing.TB, dir string) *ledger.Store {
 	t.Helper()
 	opts := ledger.Options{Dir: dir}
 	if dir == "" {
@@ -48,7 +46,7 @@ func openStore(t *testing.T, dir string) *ledger.Store {
 
 // registry builds a registry with PC 200002 dialling addrs (BINs 5xxxxx) and PC 300003
 // that is not dialled (BINs 6xxxxx).
-func registry(t *testing.T, timeout, echo time.Duration, addrs ...string) *terminals.Registry {
+func registry(t testing.TB, timeout, echo time.Duration, addrs ...string) *terminals.Registry {
 	t.Helper()
 	q := make([]string, len(addrs))
 	for i, a := range addrs {
@@ -97,7 +95,7 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func testConfig(t *testing.T, log *syncBuffer) Config {
+func testConfig(t testing.TB, log *syncBuffer) Config {
 	return Config{
 		HostID:         testHostID,
 		Dialect:        testDialect(t),

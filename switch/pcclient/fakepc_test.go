@@ -27,7 +27,7 @@ type got struct {
 // pc87a through the project's codec. By default it answers 0800 with 0810/00, 0200 with
 // 0210/00, 0420/0421 with 0430/00; behave overrides that.
 type fakePC struct {
-	t       *testing.T
+	t       testing.TB
 	dialect *specs.Dialect
 	addr    string
 
@@ -41,7 +41,7 @@ type fakePC struct {
 	wg     sync.WaitGroup
 }
 
-func newFakePC(t *testing.T, d *specs.Dialect) *fakePC {
+func newFakePC(t testing.TB, d *specs.Dialect) *fakePC {
 	t.Helper()
 	p := &fakePC{t: t, dialect: d, wmu: map[net.Conn]*sync.Mutex{}, notify: make(chan struct{}, 1)}
 	p.listen("127.0.0.1:0")
