@@ -287,3 +287,32 @@ func TestImportAbandonedStaging(t *testing.T) {
 		t.Fatalf("due %d", d)
 	}
 }
+
+// A payment racing a cutover is netted on the business date the ledger commits it on,
+// not the date read before: a file registering through the earlier date still nets it.
+func TestNettingDateFromCommit(t *testing.T) {
+	ctx := context.Background()
+	c, l, _ := seeded(t)
+	target := Target{Provider: "AZERISIQ", Account: "1000000101"}
+	var once bool
+	l.BeforeSubmit = func() {
+		if !once {
+			once = true
+			if err := l.Cutover(ctx, 20261102); err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	p, err := c.Pay(ctx, cashPay("race", target, 1000))
+	l.BeforeSubmit = nil
+	if err != nil || p.BusinessDate != 20261102 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	f := debtsFile("R-1", "2026-11-02T03:00:00+04:00", "2026-11-01", "delta", acct("1000000101", debt("ELEC", 202608, "10.00")))
+	if _, err := c.ImportBytes(ctx, []byte(f), nil); err != nil {
+		t.Fatal(err)
+	}
+	if d := due(t, c, target); d != 0 {
+		t.Fatalf("due %d: the payment of 2026-11-02 was not netted", d)
+	}
+}

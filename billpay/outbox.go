@@ -119,9 +119,10 @@ func (c *Core) nextNotice(view ledger.Reader, p string) (uint64, error) {
 	return last, nil
 }
 
-// notices builds one notice per account touched by allocs.
-func (c *Core) notices(view ledger.Reader, kind NoticeKind, rec *paymentRec, receipt string, date uint32, allocs []Allocation, now time.Time) ([]ledger.Write, error) {
-	var writes []ledger.Write
+// prepareNotices builds one notice per account touched by allocs, with its sequence
+// (BusinessDate is set when written).
+func (c *Core) prepareNotices(view ledger.Reader, kind NoticeKind, rec *paymentRec, receipt string, allocs []Allocation, now time.Time) ([]*Notice, error) {
+	var out []*Notice
 	done := map[AccountRef]bool{}
 	for _, a := range allocs {
 		ref := AccountRef{a.Provider, a.Account}
@@ -130,8 +131,7 @@ func (c *Core) notices(view ledger.Reader, kind NoticeKind, rec *paymentRec, rec
 		}
 		done[ref] = true
 		n := &Notice{Kind: kind, Provider: a.Provider, Account: a.Account, Receipt: receipt, Currency: rec.Currency,
-			Channel: rec.Channel, Method: rec.Method, Acquirer: rec.Acquirer, Terminal: rec.Terminal, RRN: rec.RRN,
-			BusinessDate: date, Time: now}
+			Channel: rec.Channel, Method: rec.Method, Acquirer: rec.Acquirer, Terminal: rec.Terminal, RRN: rec.RRN, Time: now}
 		for _, b := range allocs {
 			if b.Provider == a.Provider && b.Account == a.Account {
 				if kind == NoticeReversal {
@@ -154,9 +154,20 @@ func (c *Core) notices(view ledger.Reader, kind NoticeKind, rec *paymentRec, rec
 		if err != nil {
 			return nil, err
 		}
-		writes = append(writes, ledger.Write{Key: outboxKey(a.Provider, seq), Value: n.encode()})
+		n.Seq = seq
+		out = append(out, n)
 	}
-	return writes, nil
+	return out, nil
+}
+
+func writeNotices(w ledger.Writer, ns []*Notice, date uint32) error {
+	for _, n := range ns {
+		n.BusinessDate = date
+		if err := w.Set(outboxKey(n.Provider, n.Seq), n.encode()); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PendingNotices returns up to limit unacknowledged notices of provider p with a

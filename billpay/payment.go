@@ -352,21 +352,16 @@ func (c *Core) Pay(ctx context.Context, req PaymentRequest) (*Payment, error) {
 		return nil, err
 	}
 	date := uint32(c.l.BusinessDate())
-	// Reduce the dues of every account touched.
-	var writes []ledger.Write
-	for _, a := range accts {
-		touched := false
-		for _, al := range allocs {
-			if al.Provider == a.prov.Code && al.Account == a.ref.Account {
-				a.rec.addPaid(al.Service, al.Period, date, al.Amount)
-				touched = true
-			}
-		}
-		if touched {
-			writes = append(writes, ledger.Write{Key: accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), Value: a.rec.encode(nil)})
-		}
+	return c.commitPayment(ctx, view, &req, cmdKey, hash, resultPayment, allocs, date, nil, accts, "")
+}
+
+// datedWriter returns the business date the command is committed on (the ledger tells
+// it inside WriteFunc), or fallback.
+func datedWriter(w ledger.Writer, fallback uint32) uint32 {
+	if dw, ok := w.(ledger.DatedWriter); ok {
+		return uint32(dw.BusinessDate())
 	}
-	return c.commitPayment(ctx, view, &req, cmdKey, hash, resultPayment, allocs, date, writes, "")
+	return fallback
 }
 
 // replay returns the stored outcome of cmdKey, if any (done = true).
@@ -413,7 +408,7 @@ func ledgerDecline(reason error) error {
 // commitPayment builds the transfer, the payment record and the notices and submits
 // them with writes as one command.
 func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *PaymentRequest, cmdKey []byte, hash [32]byte,
-	kind byte, allocs []Allocation, date uint32, writes []ledger.Write, credential string) (*Payment, error) {
+	kind byte, allocs []Allocation, date uint32, writes []ledger.Write, accts []targetAccount, credential string) (*Payment, error) {
 	receipt, seq, err := c.nextReceipt(view, date)
 	if err != nil {
 		return nil, err
@@ -456,13 +451,35 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 	rec := &paymentRec{Kind: kind, CmdKey: cmdKey, Target: req.Target, Amount: req.Amount, Commission: commission, Currency: req.Currency,
 		Channel: req.Channel, Method: req.Method, Acquirer: req.Acquirer, Terminal: req.Terminal, RRN: req.RRN, STAN: req.STAN,
 		Readings: req.Readings, Allocations: allocs, PaidDate: date, PostedAt: now.UnixNano(), Credential: credential}
-	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
-	nw, err := c.notices(view, NoticePayment, rec, receipt, date, allocs, now)
+	notices, err := c.prepareNotices(view, NoticePayment, rec, receipt, allocs, now)
 	if err != nil {
 		return nil, err
 	}
-	writes = append(writes, nw...)
-	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Transfer: t, Writes: writes,
+	// The records that carry the business date are built inside the command, on the date
+	// the ledger commits it (a payment racing a cutover is netted on its real day).
+	apply := func(w ledger.Writer) error {
+		d := datedWriter(w, date)
+		for _, a := range accts {
+			touched := false
+			for _, al := range allocs {
+				if al.Provider == a.prov.Code && al.Account == a.ref.Account {
+					a.rec.addPaid(al.Service, al.Period, d, al.Amount)
+					touched = true
+				}
+			}
+			if touched {
+				if err := w.Set(accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), a.rec.encode(nil)); err != nil {
+					return err
+				}
+			}
+		}
+		rec.PaidDate = d
+		if err := w.Set(paymentKey(receipt), rec.encode()); err != nil {
+			return err
+		}
+		return writeNotices(w, notices, d)
+	}
+	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Transfer: t, Writes: writes, WriteFunc: apply,
 		Result: encodeResult(kind, hash, pay)})
 	if errors.Is(err, ledger.ErrConflict) {
 		// Another request holds the key: a different body, or a void marker.

@@ -137,9 +137,14 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 	if req.SameDayOnly && uint32(origOut.BusinessDate) != today {
 		return nil, declinef(DeclineDayClosed, "payment %s was posted on %s, a closed business day", receipt, fmtDate(uint32(origOut.BusinessDate)))
 	}
-	var writes []ledger.Write
+	// Restore the dues: the reversal is money the host gave back on the business date the
+	// ledger commits it on (known inside the command).
+	type acctRec struct {
+		ref AccountRef
+		rec *accountRec
+	}
+	var accts []acctRec
 	if rec.Kind == resultPayment {
-		// Restore the dues: the reversal is money the host gave back on today's date.
 		done := map[AccountRef]bool{}
 		for _, a := range rec.Allocations {
 			ref := AccountRef{a.Provider, a.Account}
@@ -155,26 +160,36 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 			if err != nil {
 				return nil, err
 			}
-			if acct == nil {
-				continue // the account record is gone; money is still restored
+			if acct != nil { // a record that is gone: the money is still restored
+				accts = append(accts, acctRec{ref, acct})
 			}
-			for _, b := range rec.Allocations {
-				if b.Provider == a.Provider && b.Account == a.Account {
-					acct.addPaid(b.Service, b.Period, today, -b.Amount)
-				}
-			}
-			writes = append(writes, ledger.Write{Key: accountKey(a.Provider, a.Account, acct.Gen), Value: acct.encode(nil)})
 		}
 	}
-	rec.Reversed, rec.ReversalKey, rec.ReversalDate = true, req.Key, today
-	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
-	nw, err := c.notices(view, NoticeReversal, rec, receipt, today, rec.Allocations, c.clock())
+	notices, err := c.prepareNotices(view, NoticeReversal, rec, receipt, rec.Allocations, c.clock())
 	if err != nil {
 		return nil, err
 	}
-	writes = append(writes, nw...)
+	rec.Reversed, rec.ReversalKey = true, req.Key
+	apply := func(w ledger.Writer) error {
+		d := datedWriter(w, today)
+		for _, a := range accts {
+			for _, b := range rec.Allocations {
+				if b.Provider == a.ref.Provider && b.Account == a.ref.Account {
+					a.rec.addPaid(b.Service, b.Period, d, -b.Amount)
+				}
+			}
+			if err := w.Set(accountKey(a.ref.Provider, a.ref.Account, a.rec.Gen), a.rec.encode(nil)); err != nil {
+				return err
+			}
+		}
+		rec.ReversalDate = d
+		if err := w.Set(paymentKey(receipt), rec.encode()); err != nil {
+			return err
+		}
+		return writeNotices(w, notices, d)
+	}
 	rev := &Reversal{Receipt: receipt, Amount: rec.Amount, Currency: rec.Currency, Allocations: rec.Allocations}
-	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Reverse: origOut.TransferID, Writes: writes,
+	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Reverse: origOut.TransferID, WriteFunc: apply,
 		Result: encodeReversal(hash, rev)})
 	if errors.Is(err, ledger.ErrConflict) {
 		return nil, declinef(DeclineConflict, "idempotency key reused with a different request")

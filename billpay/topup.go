@@ -118,5 +118,5 @@ func (c *Core) TopUp(ctx context.Context, req TopUpRequest) (*Payment, error) {
 	a.rec.CardSeq, a.rec.IssuedSeq = seq, next
 	writes := []ledger.Write{{Key: accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), Value: a.rec.encode(nil)}}
 	allocs := []Allocation{{a.prov.Code, a.ref.Account, svc.Code, 0, req.Amount}}
-	return c.commitPayment(ctx, view, &req.PaymentRequest, cmdKey, hash, resultTopUp, allocs, uint32(c.l.BusinessDate()), writes, cred)
+	return c.commitPayment(ctx, view, &req.PaymentRequest, cmdKey, hash, resultTopUp, allocs, uint32(c.l.BusinessDate()), writes, nil, cred)
 }

@@ -33,6 +33,9 @@ type Ledger struct {
 	FailNext error
 	// Submits counts Submit calls.
 	Submits int
+	// BeforeSubmit, when set, runs at the start of every Submit (holding no lock): tests
+	// use it to move the business date between a caller's read and its commit.
+	BeforeSubmit func()
 }
 
 // New returns an empty ledger on business date d.
@@ -45,6 +48,7 @@ func New(d ledger.Date) *Ledger {
 var _ ledger.Ledger = (*Ledger)(nil)
 
 type staging struct {
+	date ledger.Date
 	base map[string][]byte
 	sets map[string][]byte
 	dels map[string]bool
@@ -59,6 +63,9 @@ func (s *staging) Set(k, v []byte) error {
 	return nil
 }
 
+// BusinessDate makes staging a ledger.DatedWriter.
+func (s *staging) BusinessDate() ledger.Date { return s.date }
+
 func (s *staging) Delete(k []byte) error {
 	delete(s.sets, string(k))
 	s.dels[string(k)] = true
@@ -69,6 +76,9 @@ func (s *staging) Delete(k []byte) error {
 func (l *Ledger) Submit(ctx context.Context, cmd *ledger.Command) (ledger.Outcome, error) {
 	if err := ctx.Err(); err != nil {
 		return ledger.Outcome{}, err
+	}
+	if f := l.BeforeSubmit; f != nil {
+		f()
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -139,7 +149,7 @@ func (l *Ledger) Submit(ctx context.Context, cmd *ledger.Command) (ledger.Outcom
 			}
 		}
 	}
-	st := &staging{sets: map[string][]byte{}, dels: map[string]bool{}}
+	st := &staging{date: l.date, sets: map[string][]byte{}, dels: map[string]bool{}}
 	for _, w := range cmd.Writes {
 		var err error
 		if w.Delete {
