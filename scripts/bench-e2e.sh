@@ -11,8 +11,9 @@
 #
 # Environment: BENCH_SECS (measured seconds per run, default 5), BENCH_WARMUP (whole
 # seconds of warm-up per run, default 1), BENCH_OUT (results, default bin/bench-out),
-# BENCH_ACCOUNTS (accounts paid in turn; default the host's load accounts when
-# `serve --demo-load-accounts` exists, else 1000000001), BENCH_AMOUNT (minor units per
+# BENCH_ACCOUNTS (accounts paid in turn; default 1000 load accounts 9000000001-9000001000
+# from `serve --demo-load-accounts` if the host has it, else from a providersim debt list
+# applied with `billswitch import`, else 1000000001 alone), BENCH_AMOUNT (minor units per
 # payment, default 1), BENCH_HOST_FLAGS (extra `billswitch serve` flags, e.g.
 # "--log-level warn"; default none: the host as deployed), GO (default go).
 set -euo pipefail
@@ -54,23 +55,30 @@ wait_port() {
   done
 }
 
-run_load() { # LABEL TARGET ADDR CONNS INFLIGHT
+run_load() { # LABEL TARGET ADDR CONNS INFLIGHT ACCOUNTS
   "$BIN/loadgen" --link pc --addr "$3" --conns "$4" --inflight "$5" \
     --duration "${SECS}s" --warmup "${WARMUP}s" --timeout 10s --mix payment=100 \
-    --accounts "$accounts" --amount "$AMOUNT" --json >"$OUT/$1-$2.json" 2>"$OUT/$1-$2.err" \
+    --accounts "$6" --amount "$AMOUNT" --json >"$OUT/$1-$2.json" 2>"$OUT/$1-$2.err" \
     || { echo "loadgen $1 $2 failed:"; cat "$OUT/$1-$2.err"; }
 }
 
 echo "== building"
-$GO build -o "$BIN/" ./cmd/billswitch ./cmd/loadgen ./cmd/echohost
+$GO build -o "$BIN/" ./cmd/billswitch ./cmd/loadgen ./cmd/echohost ./cmd/providersim
 
+# Payments on one account serialize on its lock in the host; spread them over load
+# accounts: the host's own --demo-load-accounts when it has one, else a debt list of
+# 1000 accounts (providersim) applied with `billswitch import` after the demo is seeded.
 load_flag=()
 accounts=${BENCH_ACCOUNTS:-}
-if "$BIN/billswitch" serve --help 2>&1 | grep -q -- '-demo-load-accounts'; then
-  load_flag=(--demo-load-accounts 1000)
-  accounts=${accounts:-9000000001-9000001000}
+import_load=
+if [ -z "$accounts" ]; then
+  if "$BIN/billswitch" serve --help 2>&1 | grep -q -- '-demo-load-accounts'; then
+    load_flag=(--demo-load-accounts 1000)
+    accounts=9000000001-9000001000
+  else
+    import_load=1
+  fi
 fi
-accounts=${accounts:-1000000001}
 read -r ECHO_PORT PC_PORT TERM_PORT HTTP_PORT ADMIN_PORT <<<"$("$BIN/loadgen" ports 5 | tr '\n' ' ')"
 
 echo "== echo server (stock moov-io/iso8583-connection, pc87a) on 127.0.0.1:$ECHO_PORT"
@@ -80,9 +88,27 @@ wait_port "$ECHO_PORT" "$echo_pid" "$WORK/echo.log"
 for cfg in "${CONFIGS[@]}"; do
   read -r label conns inflight <<<"$cfg"
   echo "   $label"
-  run_load "$label" echo "127.0.0.1:$ECHO_PORT" "$conns" "$inflight"
+  # the echo server does not care; the same 10-digit numbers keep the frames the same size
+  run_load "$label" echo "127.0.0.1:$ECHO_PORT" "$conns" "$inflight" "${accounts:-9000000001-9000001000}"
 done
 stop "$echo_pid"
+
+if [ -n "$import_load" ]; then
+  # serve once to seed the demo, then import the load accounts into the same directory
+  "$BIN/billswitch" serve --demo --data "$WORK/data" --pc-addr "127.0.0.1:$PC_PORT" --term-addr "" \
+    --http-addr "" --admin-addr "" >"$WORK/seed.log" 2>&1 &
+  seed_pid=$!; pids+=("$seed_pid")
+  wait_port "$PC_PORT" "$seed_pid" "$WORK/seed.log"
+  stop "$seed_pid"
+  "$BIN/providersim" debts --provider AZERISIQ --accounts 1000 --amount 100000.00 --out "$WORK/load.xml"
+  if "$BIN/billswitch" import --data "$WORK/data" --demo "$WORK/load.xml" >"$WORK/import.log" 2>&1; then
+    accounts=9000000001-9000001000
+    echo "   load accounts imported: $(tail -1 "$WORK/import.log")"
+  else
+    echo "   (no load accounts: billswitch import failed: $(tail -1 "$WORK/import.log"); paying 1000000001 only)"
+  fi
+fi
+accounts=${accounts:-1000000001}
 
 echo "== host on a fresh data directory, PC link 127.0.0.1:$PC_PORT, admin 127.0.0.1:$ADMIN_PORT, accounts $accounts ${HOST_FLAGS:+(flags: $HOST_FLAGS)}"
 # shellcheck disable=SC2086 # HOST_FLAGS is a list of flags
@@ -103,7 +129,7 @@ for cfg in "${CONFIGS[@]}"; do
         || echo "   (no CPU profile: the admin port has no /debug/pprof)" ) &
     prof_pid=$!
   fi
-  run_load "$label" host "127.0.0.1:$PC_PORT" "$conns" "$inflight"
+  run_load "$label" host "127.0.0.1:$PC_PORT" "$conns" "$inflight" "$accounts"
   if [ -n "$prof_pid" ]; then wait "$prof_pid" || true; fi
 done
 stop "$host_pid"
