@@ -144,8 +144,9 @@ func (c *Cutover) Run(ctx context.Context) error {
 	last := c.next(now).AddDate(0, 0, -1)
 	c.scheduled(ctx, last)
 	for {
-		at := c.next(c.cfg.Now())
-		timer := time.NewTimer(time.Until(at))
+		now := c.cfg.Now()
+		at := c.next(now)
+		timer := time.NewTimer(at.Sub(now))
 		select {
 		case <-ctx.Done():
 			timer.Stop()
