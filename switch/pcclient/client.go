@@ -40,6 +40,11 @@ var (
 	ErrAdviceNotDurable = errors.New("pcclient: reversal advice not stored durably")
 	// ErrNoLink: no connection to the PC is signed on.
 	ErrNoLink = errors.New("pcclient: no signed-on connection to the processing centre")
+	// ErrCurrency: the PC takes card amounts in another currency (its registry
+	// entry's Currency); it comes wrapped with ErrInvalidRequest.
+	ErrCurrency = errors.New("pcclient: currency not accepted by the processing centre")
+	// ErrNotApproved: Reverse was asked for an authorization the PC did not approve.
+	ErrNotApproved = errors.New("pcclient: authorization was not approved")
 	// ErrNotStarted: Start has not been called, or Close has.
 	ErrNotStarted = errors.New("pcclient: client not running")
 )
@@ -557,6 +562,9 @@ func (c *Client) Authorize(ctx context.Context, r AuthRequest) (AuthResult, erro
 	if err := r.validate(); err != nil {
 		return AuthResult{ResponseCode: CodeSystemError}, err
 	}
+	if c.inst.Currency != 0 && r.Currency != specs.ZeroFill(strconv.Itoa(int(c.inst.Currency)), 3) {
+		return AuthResult{ResponseCode: CodeSystemError}, fmt.Errorf("%w: %w", ErrInvalidRequest, ErrCurrency)
+	}
 	if !c.running.Load() {
 		return AuthResult{ResponseCode: CodeUnavailable}, nil
 	}
@@ -573,6 +581,60 @@ func (c *Client) Authorize(ctx context.Context, r AuthRequest) (AuthResult, erro
 		return AuthResult{ResponseCode: CodeSystemError}, err
 	}
 	now := c.cfg.Now()
+	m := c.original(r, stan, now)
+	res := AuthResult{STAN: stan, RRN: m.RRN, TransmissionDateTime: m.TransmissionDateTime}
+	if _, err := c.cfg.Dialect.Pack(m); err != nil { // the error names the field only
+		return AuthResult{ResponseCode: CodeSystemError}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	timeout := c.timeout()
+	if dl, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(dl))
+	}
+	log := c.log.With().Uint64("conn", uint64(l.id)).Str("stan", stan).Str("rrn", m.RRN).
+		Str("pan", specs.MaskPAN(r.PAN)).Int64("amount", r.Amount).Logger()
+
+	if timeout <= 0 {
+		return AuthResult{ResponseCode: CodeUnavailable}, context.DeadlineExceeded
+	}
+	mm, err := toMoov(c.cfg.Dialect.Spec(), m)
+	if err != nil {
+		return AuthResult{ResponseCode: CodeSystemError}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
+	}
+	var resp *specs.Message
+	rm, err := l.conn.Send(mm, connection.SendTimeout(timeout))
+	switch {
+	case err == nil:
+		resp = &specs.Message{}
+		if ferr := fromMoov(rm, resp); ferr != nil {
+			resp.ResponseCode = "" // unreadable: treated as no answer
+		}
+	case errors.Is(err, connection.ErrSendTimeout), errors.Is(err, connection.ErrConnectionClosed):
+		// The 0200 went out, or may have: settled below by the advice.
+	default:
+		// Refused before it was written (pack or request id error): nothing sent.
+		return AuthResult{ResponseCode: CodeSystemError}, fmt.Errorf("pcclient: 0200 not sent: %w", err)
+	}
+	if err == nil && resp.MTI == "0210" && len(resp.ResponseCode) == 2 {
+		res.ResponseCode = resp.ResponseCode
+		res.Approved = resp.ResponseCode == CodeApproved
+		res.AuthID = resp.AuthID
+		res.Sent = true
+		log.Info().Str("rc", res.ResponseCode).Msg("authorization answered")
+		return res, nil
+	}
+	// No usable answer: the PC may have authorized. Queue the advice durably, then 91.
+	reason := "unreadable response"
+	if err != nil {
+		reason = err.Error()
+	}
+	res.ResponseCode, res.Sent, res.Advice = CodeUnavailable, true, true
+	aerr := c.queueAdvice(context.WithoutCancel(ctx), m, now)
+	log.Warn().Str("reason", reason).AnErr("advice_error", aerr).Msg("authorization unanswered: 91, reversal advice queued")
+	return res, aerr
+}
+
+// original is the 0200 of r under the host's STAN, at now.
+func (c *Client) original(r AuthRequest, stan string, now time.Time) *specs.Message {
 	m := &specs.Message{
 		MTI:                  "0200",
 		PAN:                  r.PAN,
@@ -598,44 +660,25 @@ func (c *Client) Authorize(ctx context.Context, r AuthRequest) (AuthResult, erro
 	if m.MerchantType == "" {
 		m.MerchantType = DefaultMerchantType
 	}
-	res := AuthResult{STAN: stan, RRN: m.RRN, TransmissionDateTime: m.TransmissionDateTime}
-	if _, err := c.cfg.Dialect.Pack(m); err != nil { // the error names the field only
-		return AuthResult{ResponseCode: CodeSystemError}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
-	}
-	timeout := c.timeout()
-	if dl, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(dl))
-	}
-	log := c.log.With().Uint64("conn", uint64(l.id)).Str("stan", stan).Str("rrn", m.RRN).
-		Str("pan", specs.MaskPAN(r.PAN)).Int64("amount", r.Amount).Logger()
+	return m
+}
 
-	var resp *specs.Message
-	if timeout > 0 {
-		resp, err = c.call(l, m, timeout)
-	} else {
-		err = context.DeadlineExceeded
+// Reverse durably queues a reversal advice (0420, repeated as 0421 until the 0430) for
+// an authorization the PC approved but the host could not complete (the payment was
+// declined or could not be posted). r and res are the request and result of that
+// Authorize call. It returns once the advice is durable (or with ErrAdviceNotDurable:
+// queued in memory only). Calling it twice queues two advices; the PC gives the second
+// no effect (§7), but the caller should not.
+func (c *Client) Reverse(ctx context.Context, r AuthRequest, res AuthResult) error {
+	if !res.Approved || res.STAN == "" || res.TransmissionDateTime == "" || res.RRN == "" {
+		return ErrNotApproved
 	}
-	var pe *isoerrors.PackError
-	if errors.As(err, &pe) {
-		return AuthResult{ResponseCode: CodeSystemError}, fmt.Errorf("pcclient: 0200 not packed: %w", err)
-	}
-	if err == nil && resp.MTI == "0210" && len(resp.ResponseCode) == 2 {
-		res.ResponseCode = resp.ResponseCode
-		res.Approved = resp.ResponseCode == CodeApproved
-		res.AuthID = resp.AuthID
-		res.Sent = true
-		log.Info().Str("rc", res.ResponseCode).Msg("authorization answered")
-		return res, nil
-	}
-	// No usable answer: the PC may have authorized. Queue the advice durably, then 91.
-	reason := "unreadable response"
-	if err != nil {
-		reason = err.Error()
-	}
-	res.ResponseCode, res.Sent, res.Advice = CodeUnavailable, true, true
-	aerr := c.queueAdvice(context.WithoutCancel(ctx), m, now)
-	log.Warn().Str("reason", reason).AnErr("advice_error", aerr).Msg("authorization unanswered: 91, reversal advice queued")
-	return res, aerr
+	m := c.original(r, res.STAN, c.cfg.Now())
+	m.TransmissionDateTime, m.RRN = res.TransmissionDateTime, res.RRN
+	err := c.queueAdvice(context.WithoutCancel(ctx), m, c.cfg.Now())
+	c.log.Info().Str("stan", res.STAN).Str("rrn", res.RRN).Str("pan", specs.MaskPAN(r.PAN)).
+		AnErr("advice_error", err).Msg("approved authorization reversed: advice queued")
+	return err
 }
 
 // queueAdvice durably queues the reversal advice of the 0200 orig.

@@ -826,3 +826,64 @@ func TestConfigErrors(t *testing.T) {
 		}
 	}
 }
+
+func TestReverseApprovedAuthorization(t *testing.T) {
+	e := newEnv(t, time.Second, time.Hour)
+	e.waitSignedOn()
+	req := authReq("5100000000000008")
+	res, err := e.cl.Authorize(context.Background(), req)
+	if err != nil || !res.Approved {
+		t.Fatalf("%+v, %v", res, err)
+	}
+	if err := e.cl.Reverse(context.Background(), req, res); err != nil {
+		t.Fatal(err)
+	}
+	adv := e.pc.waitFor(1, 5*time.Second, "0420", isMTI("0420"))
+	orig := e.pc.matching(isMTI("0200"))[0].msg
+	checkAdvice(t, &adv[0].msg, &orig)
+	eventually(t, 5*time.Second, "advice done", func() bool { return e.cl.Status().PendingAdvices == 0 })
+
+	declined := res
+	declined.Approved, declined.ResponseCode = false, "51"
+	if err := e.cl.Reverse(context.Background(), req, declined); !errors.Is(err, ErrNotApproved) {
+		t.Errorf("Reverse of a declined authorization: %v", err)
+	}
+	if err := e.cl.Reverse(context.Background(), req, AuthResult{Approved: true}); !errors.Is(err, ErrNotApproved) {
+		t.Errorf("Reverse without the host's identifiers: %v", err)
+	}
+}
+
+func TestAuthorizeCurrencyOfPC(t *testing.T) {
+	pc := newFakePC(t, testDialect(t))
+	store := openStore(t, "")
+	defer store.Close()
+	reg, err := terminals.Parse("t.yaml", []byte(fmt.Sprintf(`institutions:
+  - id: "200002"
+    dial: [%q]
+    bins: [{prefix: "5"}]
+    timeout: 1s
+    currency: 944
+`, pc.addr)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := reg.Institution("200002")
+	cl, err := NewClient(testConfig(t, &syncBuffer{}), in, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cl.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	eventually(t, 5*time.Second, "signed on", func() bool { return cl.Status().SignedOn })
+	r := authReq("5100000000000008")
+	r.Currency = "840"
+	if res, err := cl.Authorize(context.Background(), r); !errors.Is(err, ErrCurrency) || !errors.Is(err, ErrInvalidRequest) || res.Sent {
+		t.Fatalf("USD to an AZN PC: %+v, %v", res, err)
+	}
+	r.Currency = "944"
+	if res, err := cl.Authorize(context.Background(), r); err != nil || res.ResponseCode != "00" {
+		t.Fatalf("AZN: %+v, %v", res, err)
+	}
+}
