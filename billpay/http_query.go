@@ -134,10 +134,11 @@ func (c *Core) ImportedFile(ctx context.Context, provider, fileID string) (*Impo
 	f := &ImportedFile{Provider: provider, FileID: fileID, Mode: debtfile.Mode(v[1])}
 	f.Created = time.Unix(d.i(), 0).UTC()
 	f.Accounts, f.Debts = int(d.u()), int(d.u())
-	h := d.by()
-	if d.err != nil || len(h) != 32 {
+	// The record ends with the file's SHA-256 (length-prefixed); fields the core may
+	// keep between the counts and the hash are skipped.
+	if d.err != nil || len(v) < 2+33 || v[len(v)-33] != 32 {
 		return nil, false, errCorrupt
 	}
-	copy(f.SHA256[:], h)
+	copy(f.SHA256[:], v[len(v)-32:])
 	return f, true, nil
 }
