@@ -591,4 +591,3 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, _ *Client) erro
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"regcode": code, "from": dateString(from), "to": dateString(to), "payments": out})
 }
-

@@ -431,18 +431,18 @@ func (s *Server) importStatus(w http.ResponseWriter, r *http.Request) error {
 }
 
 type accountJSON struct {
-	Provider         string     `json:"provider"`
-	Number           string     `json:"number"`
-	Open             bool       `json:"open"`
-	Prepaid          bool       `json:"prepaid,omitempty"`
-	Name             string     `json:"name,omitempty"`
-	Address          string     `json:"address,omitempty"`
-	Phone            string     `json:"phone,omitempty"`
-	Email            string     `json:"email,omitempty"`
+	Provider         string      `json:"provider"`
+	Number           string      `json:"number"`
+	Open             bool        `json:"open"`
+	Prepaid          bool        `json:"prepaid,omitempty"`
+	Name             string      `json:"name,omitempty"`
+	Address          string      `json:"address,omitempty"`
+	Phone            string      `json:"phone,omitempty"`
+	Email            string      `json:"email,omitempty"`
 	Card             *cardRecord `json:"card,omitempty"`
-	RegistersThrough string     `json:"registers_through,omitempty"`
-	Due              []debtJSON `json:"due"`
-	Total            string     `json:"total"`
+	RegistersThrough string      `json:"registers_through,omitempty"`
+	Due              []debtJSON  `json:"due"`
+	Total            string      `json:"total"`
 }
 
 // providerAccount shows a provider one of its accounts and what the host shows due.
