@@ -20,12 +20,16 @@ import (
 // channels out.
 type DemoTargets struct {
 	PCAddr, TermAddr string
-	Institution      string // 100001
-	ATM, Web         string // ATM00001; Web defaults to ATM
-	Terminal         string // T0000001 (a cash terminal)
-	Provider         string // AZERISIQ
-	Account          string // 1000000001
-	RegCode          string // the demo subscriber's code (internet payments choose one of its accounts); "" skips it
+	// PCListen, when set, is where the simulated PC also accepts the host's connections,
+	// for a registry whose PC has `dial:` pointing there (the host then sends its card
+	// authorizations on the connection it dialled).
+	PCListen    string
+	Institution string // 100001
+	ATM, Web    string // ATM00001; Web defaults to ATM
+	Terminal    string // T0000001 (a cash terminal)
+	Provider    string // AZERISIQ
+	Account     string // 1000000001
+	RegCode     string // the demo subscriber's code (internet payments choose one of its accounts); "" skips it
 	// DeclineBIN is a card prefix the simulated issuer declines with 51, used for one
 	// POS card payment in ten (default 4999).
 	DeclineBIN string
@@ -115,6 +119,20 @@ func (r *demoRun) fail(ch Channel, err error) {
 	r.mu.Unlock()
 }
 
+// once notes an error message the first time it happens.
+func (r *demoRun) once(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range r.sum.Errors {
+		if e == msg {
+			return
+		}
+	}
+	if len(r.sum.Errors) < 5 {
+		r.sum.Errors = append(r.sum.Errors, msg)
+	}
+}
+
 func (r *demoRun) receipt(rc *Receipt) {
 	r.mu.Lock()
 	r.sum.Receipt = rc
@@ -136,11 +154,16 @@ func RunDemoTraffic(ctx context.Context, t DemoTargets, d time.Duration) (DemoSu
 	if t.PCAddr != "" {
 		is := NewIssuer([]IssuerRule{{Prefix: t.DeclineBIN, Action: Decline, Code: "51"}}, IssuerRates{}, 0, t.Logger)
 		var err error
-		pc, err = NewPC(PCConfig{Addr: t.PCAddr, Institution: t.Institution, ATM: t.ATM, Web: t.Web, Issuer: is, Keys: keys, Logger: t.Logger, Timeout: 5 * time.Second})
+		pc, err = NewPC(PCConfig{Addr: t.PCAddr, Listen: t.PCListen, Institution: t.Institution, ATM: t.ATM, Web: t.Web, Issuer: is, Keys: keys, Logger: t.Logger, Timeout: 5 * time.Second})
 		if err != nil {
 			return r.sum, err
 		}
 		defer pc.Close()
+		if t.PCListen != "" {
+			if _, err := pc.Listen(ctx); err != nil {
+				return r.sum, fmt.Errorf("demo: PC listener: %w", err)
+			}
+		}
 		if err := pc.Connect(ctx); err != nil {
 			return r.sum, fmt.Errorf("demo: PC link: %w", err)
 		}
@@ -198,7 +221,7 @@ func RunDemoTraffic(ctx context.Context, t DemoTargets, d time.Duration) (DemoSu
 				bp.Target, bp.ChooseAccount = RegCodeTarget(t.RegCode), true
 			}
 			if !r.pcPayment(ctx, pc, bp) && bp.ChooseAccount {
-				bp.Target, bp.ChooseAccount = account, false // nothing due there any more
+				bp.Target, bp.ChooseAccount = account, false // nothing due there (any more)
 				r.pcPayment(ctx, pc, bp)
 			}
 		})
@@ -246,11 +269,15 @@ func RunDemoTraffic(ctx context.Context, t DemoTargets, d time.Duration) (DemoSu
 	return r.sum, nil
 }
 
-// pcPayment runs one PC bill payment; false when nothing was due.
+// pcPayment runs one PC bill payment; false when no payment was sent because nothing
+// was due or the inquiry was declined.
 func (r *demoRun) pcPayment(ctx context.Context, pc *PC, bp BillPayment) bool {
 	out, err := pc.PayBill(ctx, bp)
 	switch {
 	case errors.Is(err, ErrNothingDue):
+		return false
+	case err == nil && out.Inquiry.RC != "00":
+		r.once(fmt.Sprintf("%s: inquiry of %s answered %s", bp.Channel, bp.Target, out.Inquiry.RC))
 		return false
 	case err != nil:
 		if ctx.Err() == nil {

@@ -55,10 +55,15 @@ type PC struct {
 	issuer *Issuer
 
 	mu    sync.Mutex
-	conns []*Conn // signed on, newest last
+	conns []*pcConn // signed on, newest last
 	ready chan struct{}
 	ln    net.Listener
 	rng   *rand.Rand
+}
+
+type pcConn struct {
+	*Conn
+	dialled bool // we dialled it (else the host did)
 }
 
 // NewPC builds a PC simulator; Connect or Listen starts it.
@@ -109,11 +114,11 @@ func (p *PC) Connect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return p.adopt(ctx, c)
+	return p.adopt(ctx, c, true)
 }
 
-// adopt signs on a connection and makes it the one payments go out on.
-func (p *PC) adopt(ctx context.Context, c *Conn) error {
+// adopt signs on a connection and makes it one payments may go out on.
+func (p *PC) adopt(ctx context.Context, c *Conn, dialled bool) error {
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	resp, err := c.RoundTrip(ctx, p.origin.NetMgmt("001"))
@@ -126,7 +131,7 @@ func (p *PC) adopt(ctx context.Context, c *Conn) error {
 		return fmt.Errorf("pc sign-on: host answered %s", resp.ResponseCode)
 	}
 	p.mu.Lock()
-	p.conns = append(p.conns, c)
+	p.conns = append(p.conns, &pcConn{Conn: c, dialled: dialled})
 	first := len(p.conns) == 1
 	p.mu.Unlock()
 	if first {
@@ -154,7 +159,7 @@ func (p *PC) Listen(ctx context.Context) (string, error) {
 			}
 			c := NewConn(nc, p.d, ConnOptions{Handler: p.issuer.Handle})
 			go func() {
-				if err := p.adopt(ctx, c); err != nil {
+				if err := p.adopt(ctx, c, false); err != nil {
 					p.cfg.Logger.Warn().Err(err).Msg("host connection not signed on")
 				}
 			}()
@@ -173,19 +178,30 @@ func (p *PC) WaitReady(ctx context.Context) error {
 	}
 }
 
-// conn is the newest live signed-on connection.
+// conn is the newest live signed-on connection the simulator dialled, else the newest
+// one the host dialled.
 func (p *PC) conn() (*Conn, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	for i := len(p.conns) - 1; i >= 0; i-- {
-		c := p.conns[i]
+	live := p.conns[:0]
+	for _, c := range p.conns {
 		select {
 		case <-c.Done():
-			p.conns = append(p.conns[:i], p.conns[i+1:]...)
-			continue
 		default:
-			return c, nil
+			live = append(live, c)
 		}
+	}
+	for i := len(live); i < len(p.conns); i++ {
+		p.conns[i] = nil
+	}
+	p.conns = live
+	for i := len(live) - 1; i >= 0; i-- {
+		if live[i].dialled {
+			return live[i].Conn, nil
+		}
+	}
+	if n := len(live); n > 0 {
+		return live[n-1].Conn, nil
 	}
 	return nil, fmt.Errorf("pc: no signed-on connection")
 }

@@ -266,4 +266,21 @@ func TestPCListenAcceptsHostConnection(t *testing.T) {
 	if err != nil || out.RC != "00" {
 		t.Fatalf("%+v %v", out, err)
 	}
+	// Once the PC has dialled a connection of its own, payments go out on that one.
+	bh2 := newBillHost()
+	h2 := newFakeHost(t, d, bh2.respond)
+	pc.cfg.Addr = h2.addr()
+	if err := pc.Connect(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := pc.PayBill(ctx, BillPayment{Target: AccountTarget("AZERISIQ", "1000000001"), Amount: 43}); err != nil || out.RC != "00" {
+		t.Fatalf("%+v %v", out, err)
+	}
+	bh.mu.Lock()
+	bh2.mu.Lock()
+	defer bh.mu.Unlock()
+	defer bh2.mu.Unlock()
+	if bh.payments != 1 || bh2.payments != 1 {
+		t.Fatalf("payments on the host-dialled connection %d, on the PC-dialled one %d; want 1 and 1", bh.payments, bh2.payments)
+	}
 }
