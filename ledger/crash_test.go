@@ -204,7 +204,7 @@ func checkRecovered(t testing.TB, opts Options, acked map[string]ack) int {
 func TestCrashMem(t *testing.T) {
 	ops, crashes, seeds := int64(2500), 5, []uint64{1}
 	if *soak {
-		ops, crashes, seeds = 60_000, 60, []uint64{1, 2, 3, 4, 5}
+		ops, crashes, seeds = 20_000, 15, []uint64{1, 2, 3}
 	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
