@@ -81,6 +81,8 @@ type AuthResult struct {
 	// Advice: a reversal advice (0420) for the 0200 was queued; it is sent until the
 	// PC's 0430 arrives.
 	Advice bool
+
+	ahead uint64 // Config.WriteAhead: seq of the advice written ahead, in flight
 }
 
 // LinkStatus is one dialled connection.
@@ -600,6 +602,16 @@ func (c *Client) Authorize(ctx context.Context, r AuthRequest) (AuthResult, erro
 	if err != nil {
 		return AuthResult{ResponseCode: CodeSystemError}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
+	var ahead *advice
+	if c.cfg.WriteAhead {
+		if ahead, err = c.newAdvice(ctx, m, now); err == nil {
+			err = c.saf.writeAhead(ctx, ahead)
+		}
+		if err != nil { // nothing sent
+			return AuthResult{ResponseCode: CodeUnavailable}, fmt.Errorf("%w: %w", ErrAdviceNotDurable, err)
+		}
+		res.ahead = ahead.Seq
+	}
 	var resp *specs.Message
 	rm, err := l.conn.Send(mm, connection.SendTimeout(timeout))
 	switch {
@@ -620,6 +632,13 @@ func (c *Client) Authorize(ctx context.Context, r AuthRequest) (AuthResult, erro
 		res.AuthID = resp.AuthID
 		res.Sent = true
 		log.Info().Str("rc", res.ResponseCode).Msg("authorization answered")
+		if ahead != nil && !res.Approved {
+			res.ahead = 0
+			if err := c.saf.discard(context.WithoutCancel(ctx), ahead.Seq); err != nil {
+				// Left in flight: reversed after a restart, which is harmless for a decline.
+				log.Warn().Err(err).Msg("written-ahead advice of a declined authorization not deleted")
+			}
+		}
 		return res, nil
 	}
 	// No usable answer: the PC may have authorized. Queue the advice durably, then 91.
@@ -627,8 +646,15 @@ func (c *Client) Authorize(ctx context.Context, r AuthRequest) (AuthResult, erro
 	if err != nil {
 		reason = err.Error()
 	}
-	res.ResponseCode, res.Sent, res.Advice = CodeUnavailable, true, true
-	aerr := c.queueAdvice(context.WithoutCancel(ctx), m, now)
+	res.ResponseCode, res.Sent, res.Advice, res.ahead = CodeUnavailable, true, true, 0
+	var aerr error
+	if ahead != nil {
+		if aerr = c.saf.activate(context.WithoutCancel(ctx), ahead); aerr != nil {
+			aerr = fmt.Errorf("%w: %w", ErrAdviceNotDurable, aerr)
+		}
+	} else {
+		aerr = c.queueAdvice(context.WithoutCancel(ctx), m, now)
+	}
 	log.Warn().Str("reason", reason).AnErr("advice_error", aerr).Msg("authorization unanswered: 91, reversal advice queued")
 	return res, aerr
 }
@@ -675,16 +701,29 @@ func (c *Client) Reverse(ctx context.Context, r AuthRequest, res AuthResult) err
 	}
 	m := c.original(r, res.STAN, c.cfg.Now())
 	m.TransmissionDateTime, m.RRN = res.TransmissionDateTime, res.RRN
-	err := c.queueAdvice(context.WithoutCancel(ctx), m, c.cfg.Now())
+	var err error
+	if res.ahead != 0 {
+		// The written-ahead record becomes the queued advice (same key).
+		var a *advice
+		if a, err = c.newAdvice(ctx, m, c.cfg.Now()); err == nil {
+			a.Seq = res.ahead
+			err = c.saf.activate(context.WithoutCancel(ctx), a)
+		}
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrAdviceNotDurable, err)
+		}
+	} else {
+		err = c.queueAdvice(context.WithoutCancel(ctx), m, c.cfg.Now())
+	}
 	c.log.Info().Str("stan", res.STAN).Str("rrn", res.RRN).Str("pan", specs.MaskPAN(r.PAN)).
 		AnErr("advice_error", err).Msg("approved authorization reversed: advice queued")
 	return err
 }
 
-// queueAdvice durably queues the reversal advice of the 0200 orig.
-func (c *Client) queueAdvice(ctx context.Context, orig *specs.Message, now time.Time) error {
-	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
-	defer cancel()
+// newAdvice builds the reversal advice of the 0200 orig, with its own STAN. If none can
+// be reserved (the store is failing), the original's STAN serves: the 0430 is still
+// matched, on class 04, STAN and RRN.
+func (c *Client) newAdvice(ctx context.Context, orig *specs.Message, now time.Time) (*advice, error) {
 	de90, err := specs.FormatDE90(specs.OriginalData{
 		MTI:                  orig.MTI,
 		STAN:                 orig.STAN,
@@ -692,7 +731,7 @@ func (c *Client) queueAdvice(ctx context.Context, orig *specs.Message, now time.
 		AcquirerID:           c.cfg.HostID,
 	})
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrAdviceNotDurable, err)
+		return nil, err
 	}
 	a := &advice{
 		DE7:            formatDE7(now),
@@ -706,15 +745,45 @@ func (c *Client) queueAdvice(ctx context.Context, orig *specs.Message, now time.
 		Created:        now,
 		OrigSTAN:       orig.STAN,
 	}
-	// The advice's own STAN. If none can be reserved (the store is failing), the
-	// original's STAN serves: the 0430 is still matched, on class 04, STAN and RRN.
 	if a.STAN, err = c.stan.Next(ctx); err != nil {
 		a.STAN = orig.STAN
+	}
+	return a, nil
+}
+
+// queueAdvice durably queues the reversal advice of the 0200 orig.
+func (c *Client) queueAdvice(ctx context.Context, orig *specs.Message, now time.Time) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	a, err := c.newAdvice(ctx, orig, now)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrAdviceNotDurable, err)
 	}
 	if err := c.saf.enqueue(ctx, a); err != nil {
 		return fmt.Errorf("%w: %w", ErrAdviceNotDurable, err)
 	}
 	return nil
+}
+
+// CompletionWrite is, under Config.WriteAhead, the write that completes an approved
+// authorization: the caller puts it in the ledger command that posts the payment, so
+// that the payment and the end of the authorization's write-ahead advice are one atomic
+// batch. It is false when there is nothing to complete (no write-ahead, not approved).
+func (c *Client) CompletionWrite(res AuthResult) (ledger.Write, bool) {
+	if res.ahead == 0 || !res.Approved {
+		return ledger.Write{}, false
+	}
+	return c.saf.deleteWrite(res.ahead), true
+}
+
+// Complete ends an approved authorization's write-ahead advice on its own (one synced
+// write), for a caller that posted the payment without CompletionWrite. Without
+// write-ahead it does nothing.
+func (c *Client) Complete(ctx context.Context, res AuthResult) error {
+	if res.ahead == 0 || !res.Approved {
+		return nil
+	}
+	return c.saf.discard(context.WithoutCancel(ctx), res.ahead)
 }
 
 // adviceSender delivers the queue's advices in order, one at a time: 0420 first, 0421

@@ -90,6 +90,16 @@ type Config struct {
 	AdviceRetryMin, AdviceRetryMax time.Duration
 	// STANBlock is how many STANs are reserved durably at a time (default 1000).
 	STANBlock int
+	// WriteAhead makes every authorization crash-safe: before its 0200 is sent, the
+	// reversal advice for it is written durably, marked in flight. A decline deletes
+	// it; a timeout activates it (it is sent); an approval leaves it in flight until
+	// the caller either deletes it in the same ledger command that posts the payment
+	// (Client.CompletionWrite) or calls Complete or Reverse. On Start, every advice
+	// still in flight — an authorization the host crashed during, or approved but never
+	// posted — is activated and sent. Costs one synced write before each 0200 (group
+	// committed). Only for callers that complete every approval: one that does not
+	// would see all its approved authorizations reversed after a restart.
+	WriteAhead bool
 	// Logger gets one line per event; the zero Logger writes nothing.
 	Logger zerolog.Logger
 }

@@ -20,18 +20,19 @@ import (
 // by DE 90 (and DE 37).
 type advice struct {
 	Seq            uint64    `json:"seq"`
-	STAN           string    `json:"stan"`  // the advice's own DE 11
-	DE7            string    `json:"de7"`   // the advice's own DE 7
-	RRN            string    `json:"rrn"`   // the original's DE 37
-	ProcessingCode string    `json:"pc"`    // DE 3 as in the original
-	Amount         string    `json:"amt"`   // DE 4 as in the original
-	Currency       string    `json:"cur"`   // DE 49 as in the original
-	Terminal       string    `json:"tid"`   // DE 41 as in the original
-	CardAcceptor   string    `json:"mid"`   // DE 42 as in the original
-	Original       string    `json:"de90"`  // DE 90: 0200, its STAN, DE 7, host DE 32, zeros
-	Sent           bool      `json:"sent"`  // transmitted at least once: later ones are 0421
-	Created        time.Time `json:"at"`    // when it was queued
-	OrigSTAN       string    `json:"ostan"` // for logs
+	STAN           string    `json:"stan"`         // the advice's own DE 11
+	DE7            string    `json:"de7"`          // the advice's own DE 7
+	RRN            string    `json:"rrn"`          // the original's DE 37
+	ProcessingCode string    `json:"pc"`           // DE 3 as in the original
+	Amount         string    `json:"amt"`          // DE 4 as in the original
+	Currency       string    `json:"cur"`          // DE 49 as in the original
+	Terminal       string    `json:"tid"`          // DE 41 as in the original
+	CardAcceptor   string    `json:"mid"`          // DE 42 as in the original
+	Original       string    `json:"de90"`         // DE 90: 0200, its STAN, DE 7, host DE 32, zeros
+	Sent           bool      `json:"sent"`         // transmitted at least once: later ones are 0421
+	InFlight       bool      `json:"wa,omitempty"` // written ahead of its 0200; not to be sent (yet)
+	Created        time.Time `json:"at"`           // when it was queued
+	OrigSTAN       string    `json:"ostan"`        // for logs
 }
 
 // message builds the advice as mti (0420 or 0421).
@@ -98,6 +99,7 @@ func (q *safQueue) load() error {
 			return false
 		}
 		a.Seq = binary.BigEndian.Uint64(k[len(lower):])
+		a.InFlight = false // a record in flight at a restart is an authorization to reverse
 		items = append(items, &a)
 		return true
 	})
@@ -160,6 +162,51 @@ func (q *safQueue) enqueue(ctx context.Context, a *advice) error {
 	q.mu.Unlock()
 	q.signal()
 	return err
+}
+
+// writeAhead gives a a sequence number and writes it durably, in flight: it is not
+// queued (see activate, discard).
+func (q *safQueue) writeAhead(ctx context.Context, a *advice) error {
+	a.InFlight = true
+	var err error
+	for range 3 {
+		q.mu.Lock()
+		a.Seq = max(uint64(a.Created.UnixNano()), q.lastSeq+1)
+		q.lastSeq = a.Seq
+		q.mu.Unlock()
+		err = q.put(ctx, "pcclient/advice-ahead/"+q.inst11+"/"+strconv.FormatUint(a.Seq, 10), a)
+		if !errors.Is(err, ledger.ErrConflict) {
+			break
+		}
+	}
+	return err
+}
+
+// activate turns a written-ahead advice into a queued one (durably, then in memory; in
+// memory also when the write fails, and the error says so).
+func (q *safQueue) activate(ctx context.Context, a *advice) error {
+	a.InFlight = false
+	err := q.put(ctx, "pcclient/advice/"+q.inst11+"/"+strconv.FormatUint(a.Seq, 10), a)
+	q.mu.Lock()
+	q.items = append(q.items, a)
+	q.mu.Unlock()
+	q.signal()
+	return err
+}
+
+// discard deletes a written-ahead advice (its authorization was declined).
+func (q *safQueue) discard(ctx context.Context, seq uint64) error {
+	_, err := q.store.Submit(ctx, &ledger.Command{
+		Key:         []byte("pcclient/advice-done/" + q.inst11 + "/" + strconv.FormatUint(seq, 10)),
+		RequestHash: sha256.Sum256(q.key(seq)),
+		Writes:      []ledger.Write{q.deleteWrite(seq)},
+	})
+	return err
+}
+
+// deleteWrite is the write that deletes advice seq's record.
+func (q *safQueue) deleteWrite(seq uint64) ledger.Write {
+	return ledger.Write{Key: q.key(seq), Delete: true}
 }
 
 // markSent records durably that a is about to be transmitted for the first time, so
