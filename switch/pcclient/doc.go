@@ -20,6 +20,10 @@
 //     across restarts. The queue and the STAN high-water mark live in the ledger's
 //     Pebble database under the switch's prefixes 0x4C and 0x4D, written through
 //     ledger.Store.Submit (durable when it returns) and read through View;
+//   - Reverse, the same advice for an approval the host could not complete, and
+//     optionally (Config.WriteAhead) the advice written before each 0200 so that a
+//     crash mid-authorization, or an approval never posted, is reversed after restart
+//     (CompletionWrite deletes it in the ledger command that posts the payment);
 //   - the cutover announcement (0800/201, DE 15) to every signed-on connection, and a
 //     Status for the admin endpoint.
 //
