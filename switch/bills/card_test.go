@@ -181,3 +181,42 @@ func TestCardAdviceSurvivesRestart(t *testing.T) {
 		t.Fatalf("due %d, want %d", got, before)
 	}
 }
+
+// A PC the host dials may send its own (ATM / internet) payments on that connection:
+// served by the same handlers, posted directly, refused when DE 32 is not that PC.
+func TestPCPaymentOnDialledConnection(t *testing.T) {
+	pc := newFakePC(t, "127.0.0.1:0")
+	s := startStack(t, t.TempDir(), registry(t, pc.addr, 2*time.Second))
+	pcSignedOn(t, s)
+	pc.mu.Lock()
+	conn := pc.conns[len(pc.conns)-1]
+	pc.mu.Unlock()
+	before := s.due(t)
+	tests := []struct {
+		name, acq, wantRC string
+		wantDue           int64
+	}{
+		{"own DE 32", cardPC, "00", before - 175},
+		{"another PC's DE 32", pcID, "03", before - 175},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			m := payment(specs.LinkPC, "WEB00001", 175, card("416973", 9))
+			m.AcquirerID = tc.acq
+			r := rt(t, conn, m)
+			if r.MTI != "0210" || r.ResponseCode != tc.wantRC || r.STAN != m.STAN {
+				t.Fatalf("%s/%s stan %s, want 0210/%s", r.MTI, r.ResponseCode, r.STAN, tc.wantRC)
+			}
+			if tc.wantRC == "00" && (r.SettlementDate == "" || r.AuthID == "") {
+				t.Fatalf("approval without DE 15/38: %+v", r)
+			}
+			if got := s.due(t); got != tc.wantDue {
+				t.Fatalf("due %d, want %d", got, tc.wantDue)
+			}
+		})
+	}
+	m := &specs.Message{MTI: "0100", ProcessingCode: "310000", TransmissionDateTime: de7(), STAN: nextSTAN(), AcquirerID: cardPC}
+	if r := rt(t, conn, m); r.ResponseCode != "30" {
+		t.Fatalf("0100 without DE 41: %s, want 30", r.ResponseCode)
+	}
+}

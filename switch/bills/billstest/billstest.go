@@ -96,6 +96,11 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	pcc := o.PCConfig
 	pcc.HostID, pcc.Dialect = o.HostID, pc
 	pcc.Logger = o.Logger.With().Str("component", "pcclient").Logger()
+	// PC requests on dialled connections go to the same handlers (set before Start).
+	var inbound pcclient.InboundHandler
+	pcc.Inbound = func(ctx context.Context, p pcclient.Peer, req *specs.Message) (*specs.Message, error) {
+		return inbound(ctx, p, req)
+	}
 	st.Clients, err = pcclient.New(pcc, o.Registry, st.Store)
 	if err != nil {
 		return st, err
@@ -104,7 +109,7 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	hc.PCAddr, hc.TerminalAddr, hc.HostID = o.PCAddr, o.TermAddr, o.HostID
 	st.Host, err = hostswitch.New(hc, hostswitch.Deps{
 		PC: pc, Terminal: term, Directory: o.Registry, Logger: o.Logger,
-		BusinessDate: func() string { return bdMMDD(st.Store.BusinessDate()) },
+		BusinessDate: func() string { return bdMMDD(st.Store.BusinessDate()) }, // the ledger's date
 	})
 	if err != nil {
 		return st, err
@@ -115,6 +120,8 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if err != nil {
 		return st, err
 	}
+	bd := func() string { return bdMMDD(st.Store.BusinessDate()) }
+	inbound = bills.Inbound(st.Host.Router(), o.Registry, bd)
 	st.Cutover, err = bills.NewCutover(bills.CutoverConfig{
 		Ledger:     st.Store,
 		Announcers: []bills.Announcer{bills.HostAnnouncer{Host: st.Host}, st.Clients},
