@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"html/template"
+	"image"
 	"image/png"
 	"net/http"
 	"strconv"
@@ -145,7 +146,7 @@ func (s *Server) receiptHTML(w http.ResponseWriter, r *http.Request, _ *Client) 
 		return err
 	}
 	var img bytes.Buffer
-	if err := png.Encode(&img, code.Image()); err != nil {
+	if err := png.Encode(&img, qrImage(code, 4)); err != nil {
 		return err
 	}
 	v.QRDataURI = template.URL("data:image/png;base64," + base64.StdEncoding.EncodeToString(img.Bytes()))
@@ -198,6 +199,29 @@ func (s *Server) receiptPDF(w http.ResponseWriter, r *http.Request, _ *Client) e
 	w.Header().Set("Cache-Control", "no-store")
 	_, _ = w.Write(writePDF(lines, code))
 	return nil
+}
+
+// qrImage draws the code with a 4-module quiet zone, scale pixels per module.
+func qrImage(c *qr.Code, scale int) image.Image {
+	side := (c.Size + 8) * scale
+	img := image.NewGray(image.Rect(0, 0, side, side))
+	for i := range img.Pix {
+		img.Pix[i] = 0xff
+	}
+	for y := 0; y < c.Size; y++ {
+		for x := 0; x < c.Size; x++ {
+			if !c.Black(x, y) {
+				continue
+			}
+			for dy := 0; dy < scale; dy++ {
+				row := (4+y)*scale + dy
+				for dx := 0; dx < scale; dx++ {
+					img.Pix[row*img.Stride+(4+x)*scale+dx] = 0
+				}
+			}
+		}
+	}
+	return img
 }
 
 // writePDF renders lines of ASCII text (Courier 10) and a QR code on one A4 page as a

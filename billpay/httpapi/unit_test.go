@@ -1,0 +1,115 @@
+package httpapi
+
+import (
+	"strings"
+	"testing"
+
+	"go.yaml.in/yaml/v3"
+)
+
+func TestParseAmount(t *testing.T) {
+	for _, c := range []struct {
+		in     string
+		digits int
+		signed bool
+		want   int64
+		ok     bool
+	}{
+		{"34.50", 2, false, 3450, true},
+		{"34.5", 2, false, 3450, true},
+		{"34", 2, false, 3400, true},
+		{"0.01", 2, false, 1, true},
+		{"007.00", 2, false, 700, true},
+		{"1.234", 3, false, 1234, true},
+		{"5", 0, false, 5, true},
+		{"-2.00", 2, true, -200, true},
+		{"-2.00", 2, false, 0, false},
+		{"34.505", 2, false, 0, false},
+		{"5.0", 0, false, 0, false},
+		{"", 2, false, 0, false},
+		{".5", 2, false, 0, false},
+		{"5.", 2, false, 0, false},
+		{"1e3", 2, false, 0, false},
+		{"+1", 2, false, 0, false},
+		{" 1", 2, false, 0, false},
+		{"1,00", 2, false, 0, false},
+		{"NaN", 2, false, 0, false},
+		{"99999999999.99", 2, false, 9999999999999, true},
+		{"100000000000.00", 2, false, 0, false},
+		{"99999999999999999999999999", 2, false, 0, false},
+	} {
+		got, err := parseAmount(c.in, c.digits, c.signed)
+		if (err == nil) != c.ok || got != c.want {
+			t.Errorf("parseAmount(%q, %d) = %d, %v; want %d ok=%v", c.in, c.digits, got, err, c.want, c.ok)
+		}
+	}
+	for _, c := range []struct {
+		v      int64
+		digits int
+		want   string
+	}{{3450, 2, "34.50"}, {-5, 2, "-0.05"}, {0, 2, "0.00"}, {7, 0, "7"}, {1234, 3, "1.234"}} {
+		if got := formatAmount(c.v, c.digits); got != c.want {
+			t.Errorf("formatAmount(%d, %d) = %q, want %q", c.v, c.digits, got, c.want)
+		}
+	}
+}
+
+func TestMaskPAN(t *testing.T) {
+	if got := maskPAN("4169741234567890"); got != "416974******7890" {
+		t.Fatal(got)
+	}
+	if got := maskPAN("123"); got != "****" {
+		t.Fatal(got)
+	}
+}
+
+// Every route is documented in the OpenAPI document and served; every documented
+// operation is a route.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	var doc struct {
+		OpenAPI string                               `yaml:"openapi"`
+		Paths   map[string]map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") {
+		t.Fatalf("openapi %q", doc.OpenAPI)
+	}
+	routes := map[string]bool{}
+	for _, r := range Routes() {
+		routes[r] = true
+		method, path, _ := strings.Cut(r, " ")
+		op, ok := doc.Paths[path][strings.ToLower(method)]
+		if !ok {
+			t.Errorf("%s is not documented", r)
+			continue
+		}
+		if _, ok := op["responses"]; !ok {
+			t.Errorf("%s has no responses", r)
+		}
+	}
+	for path, ops := range doc.Paths {
+		for m := range ops {
+			if m == "parameters" || strings.HasSuffix(path, "openapi.yaml") {
+				continue
+			}
+			if !routes[strings.ToUpper(m)+" "+path] {
+				t.Errorf("documented %s %s is no route", m, path)
+			}
+		}
+	}
+	// Every route is served by its handler, not the catch-all.
+	e := newEnv(t, envOpts{})
+	for _, r := range Routes() {
+		method, path, _ := strings.Cut(r, " ")
+		path = strings.NewReplacer("{provider}", "AZERISIQ", "{receipt}", "R2611010000001", "{code}", e.regcode,
+			"{account}", "1000000001", "{id}", "x").Replace(path)
+		res := e.req(method, path, "", nil)
+		if res.status == 404 || res.status == 405 {
+			if p := res.problem(t); p.Code == CodeNotFound || p.Code == CodeMethodNotAllowed {
+				t.Errorf("%s: not routed (%s)", r, res.body)
+			}
+		}
+	}
+}
