@@ -160,14 +160,12 @@ func (c *Core) prepareNotices(view ledger.Reader, kind NoticeKind, rec *paymentR
 	return out, nil
 }
 
-func writeNotices(w ledger.Writer, ns []*Notice, date uint32) error {
+func appendNotices(writes []ledger.Write, ns []*Notice, date uint32) []ledger.Write {
 	for _, n := range ns {
 		n.BusinessDate = date
-		if err := w.Set(outboxKey(n.Provider, n.Seq), n.encode()); err != nil {
-			return err
-		}
+		writes = append(writes, ledger.Write{Key: outboxKey(n.Provider, n.Seq), Value: n.encode()})
 	}
-	return nil
+	return writes
 }
 
 // PendingNotices returns up to limit unacknowledged notices of provider p with a

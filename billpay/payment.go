@@ -355,13 +355,54 @@ func (c *Core) Pay(ctx context.Context, req PaymentRequest) (*Payment, error) {
 	return c.commitPayment(ctx, view, &req, cmdKey, hash, resultPayment, allocs, date, nil, accts, "")
 }
 
-// datedWriter returns the business date the command is committed on (the ledger tells
-// it inside WriteFunc), or fallback.
-func datedWriter(w ledger.Writer, fallback uint32) uint32 {
-	if dw, ok := w.(ledger.DatedWriter); ok {
-		return uint32(dw.BusinessDate())
+// redate moves the netting entries of a payment (sign 1) or reversal (sign -1) from
+// business date from to to, in the accounts it touched and in its payment record. It
+// runs under the accounts' locks, as its own idempotent command; a crash before it leaves
+// the entries on the earlier date (the due then shows the payment again after a file
+// registering through that date, until a later file counts it).
+func (c *Core) redate(ctx context.Context, cmdKey []byte, receipt string, allocs []Allocation, sign int64, from, to uint32) error {
+	view, err := c.l.View()
+	if err != nil {
+		return err
 	}
-	return fallback
+	defer view.Close()
+	var writes []ledger.Write
+	done := map[AccountRef]bool{}
+	for _, a := range allocs {
+		ref := AccountRef{a.Provider, a.Account}
+		if done[ref] {
+			continue
+		}
+		done[ref] = true
+		pr, err := getProviderRec(view, a.Provider)
+		if err != nil {
+			return err
+		}
+		acct, err := getAccount(view, pr, a.Provider, a.Account)
+		if err != nil || acct == nil {
+			return err
+		}
+		for _, b := range allocs {
+			if b.Provider == a.Provider && b.Account == a.Account {
+				acct.addPaid(b.Service, b.Period, from, -sign*b.Amount)
+				acct.addPaid(b.Service, b.Period, to, sign*b.Amount)
+			}
+		}
+		acct.compactPaid()
+		writes = append(writes, ledger.Write{Key: accountKey(a.Provider, a.Account, acct.Gen), Value: acct.encode(nil)})
+	}
+	if v, ok, err := view.Get(paymentKey(receipt)); err == nil && ok {
+		if rec, err := decodePayment(v); err == nil {
+			if sign > 0 {
+				rec.PaidDate = to
+			} else {
+				rec.ReversalDate = to
+			}
+			writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
+		}
+	}
+	_, err = c.l.Submit(ctx, &ledger.Command{Key: append([]byte("bp/redate/"), cmdKey...), Writes: writes})
+	return err
 }
 
 // replay returns the stored outcome of cmdKey, if any (done = true).
@@ -455,32 +496,32 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 	if err != nil {
 		return nil, err
 	}
-	// The records that carry the business date are built inside the command, on the date
-	// the ledger commits it (a payment racing a cutover is netted on its real day).
-	apply := func(w ledger.Writer) error {
-		d := datedWriter(w, date)
-		for _, a := range accts {
-			touched := false
-			for _, al := range allocs {
-				if al.Provider == a.prov.Code && al.Account == a.ref.Account {
-					a.rec.addPaid(al.Service, al.Period, d, al.Amount)
-					touched = true
-				}
-			}
-			if touched {
-				if err := w.Set(accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), a.rec.encode(nil)); err != nil {
-					return err
-				}
+	// Everything is precomputed as Writes (a WriteFunc command would commit alone, out of
+	// the sequencer's group commit), dated with the business date read before Submit.
+	for _, a := range accts {
+		touched := false
+		for _, al := range allocs {
+			if al.Provider == a.prov.Code && al.Account == a.ref.Account {
+				a.rec.addPaid(al.Service, al.Period, date, al.Amount)
+				touched = true
 			}
 		}
-		rec.PaidDate = d
-		if err := w.Set(paymentKey(receipt), rec.encode()); err != nil {
-			return err
+		if touched {
+			writes = append(writes, ledger.Write{Key: accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), Value: a.rec.encode(nil)})
 		}
-		return writeNotices(w, notices, d)
 	}
-	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Transfer: t, Writes: writes, WriteFunc: apply,
+	rec.PaidDate = date
+	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
+	writes = appendNotices(writes, notices, date)
+	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Transfer: t, Writes: writes,
 		Result: encodeResult(kind, hash, pay)})
+	if err == nil && !out.Duplicate && out.Status == ledger.Committed && uint32(out.BusinessDate) != date && kind == resultPayment {
+		// The payment raced a cutover: it was posted on the next day. Move its netting
+		// entries to that day (we still hold the accounts' locks).
+		if ferr := c.redate(ctx, cmdKey, receipt, allocs, 1, date, uint32(out.BusinessDate)); ferr != nil {
+			c.log.Error().Err(ferr).Str("receipt", receipt).Msg("netting date of a payment posted across a cutover not moved")
+		}
+	}
 	if errors.Is(err, ledger.ErrConflict) {
 		// Another request holds the key: a different body, or a void marker.
 		if p, done, err2 := c.replay(ctx, cmdKey, hash); done && err2 != nil {

@@ -138,6 +138,17 @@ func (r *accountRec) addPaid(service string, period int, date uint32, amount int
 	r.Paid = append(r.Paid, paidRec{service, period, date, amount})
 }
 
+// compactPaid drops netting entries that came to zero.
+func (r *accountRec) compactPaid() {
+	out := r.Paid[:0]
+	for _, p := range r.Paid {
+		if p.Amount != 0 {
+			out = append(out, p)
+		}
+	}
+	r.Paid = out
+}
+
 // dues returns what the account owes now, per service and period: each debt of the file
 // less what was paid on it since, and the advances (period 0) as credits.
 func (r *accountRec) dues() []Due {

@@ -170,26 +170,20 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 		return nil, err
 	}
 	rec.Reversed, rec.ReversalKey = true, req.Key
-	apply := func(w ledger.Writer) error {
-		d := datedWriter(w, today)
-		for _, a := range accts {
-			for _, b := range rec.Allocations {
-				if b.Provider == a.ref.Provider && b.Account == a.ref.Account {
-					a.rec.addPaid(b.Service, b.Period, d, -b.Amount)
-				}
-			}
-			if err := w.Set(accountKey(a.ref.Provider, a.ref.Account, a.rec.Gen), a.rec.encode(nil)); err != nil {
-				return err
+	var writes []ledger.Write
+	for _, a := range accts {
+		for _, b := range rec.Allocations {
+			if b.Provider == a.ref.Provider && b.Account == a.ref.Account {
+				a.rec.addPaid(b.Service, b.Period, today, -b.Amount)
 			}
 		}
-		rec.ReversalDate = d
-		if err := w.Set(paymentKey(receipt), rec.encode()); err != nil {
-			return err
-		}
-		return writeNotices(w, notices, d)
+		writes = append(writes, ledger.Write{Key: accountKey(a.ref.Provider, a.ref.Account, a.rec.Gen), Value: a.rec.encode(nil)})
 	}
+	rec.ReversalDate = today
+	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
+	writes = appendNotices(writes, notices, today)
 	rev := &Reversal{Receipt: receipt, Amount: rec.Amount, Currency: rec.Currency, Allocations: rec.Allocations}
-	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Reverse: origOut.TransferID, WriteFunc: apply,
+	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Reverse: origOut.TransferID, Writes: writes,
 		Result: encodeReversal(hash, rev)})
 	if errors.Is(err, ledger.ErrConflict) {
 		return nil, declinef(DeclineConflict, "idempotency key reused with a different request")
@@ -201,6 +195,11 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 		return c.reversalFromOutcome(out, hash)
 	}
 	rev.BusinessDate = out.BusinessDate
+	if uint32(out.BusinessDate) != today && rec.Kind == resultPayment {
+		if ferr := c.redate(ctx, cmdKey, receipt, rec.Allocations, -1, today, uint32(out.BusinessDate)); ferr != nil {
+			c.log.Error().Err(ferr).Str("receipt", receipt).Msg("netting date of a reversal posted across a cutover not moved")
+		}
+	}
 	return rev, nil
 }
 
