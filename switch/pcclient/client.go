@@ -130,6 +130,7 @@ type Client struct {
 type link struct {
 	id       terminals.ConnID
 	addr     string
+	ready    chan struct{} // closed once conn is set
 	conn     *connection.Connection
 	since    time.Time
 	signedOn atomic.Bool
@@ -279,7 +280,7 @@ func (c *Client) session(ctx context.Context, addr string) bool {
 		}
 		return false
 	}
-	l := &link{id: c.cfg.ConnID(), addr: addr, since: c.cfg.Now()}
+	l := &link{id: c.cfg.ConnID(), addr: addr, since: c.cfg.Now(), ready: make(chan struct{})}
 	cd := &codec{dialect: c.cfg.Dialect}
 	conn, err := connection.NewFrom(&deadlineConn{Conn: nc, timeout: c.cfg.WriteTimeout},
 		c.cfg.Dialect.Spec(), nil, nil,
@@ -302,6 +303,7 @@ func (c *Client) session(ctx context.Context, addr string) bool {
 		return false
 	}
 	l.conn = conn
+	close(l.ready)
 	log := c.log.With().Uint64("conn", uint64(l.id)).Str("addr", addr).Logger()
 	if c.cfg.Links != nil {
 		if err := c.cfg.Links.Up(c.inst.ID, l.id, addr); err != nil {
@@ -399,6 +401,7 @@ func (c *Client) signOn(ctx context.Context, l *link) error {
 // echo is the connection's idle handler: 0800/301 on a signed-on link. An echo that
 // gets no answer within the PC's timeout drops the connection (it is redialled).
 func (c *Client) echo(l *link) {
+	<-l.ready
 	if !l.signedOn.Load() || !c.running.Load() {
 		return
 	}
@@ -452,6 +455,7 @@ func frameError(err error) error {
 // late (dropped: its caller has already answered, and nothing may be posted on it), or
 // a request of the PC (served by Config.Inbound and answered on the same connection).
 func (c *Client) inbound(ctx context.Context, l *link, mm *iso8583.Message) {
+	<-l.ready
 	var req specs.Message
 	if err := fromMoov(mm, &req); err != nil {
 		c.log.Warn().Uint64("conn", uint64(l.id)).Err(err).Msg("unreadable inbound message dropped")
