@@ -119,6 +119,19 @@ type LoadConfig struct {
 	NoSignOn bool
 	// Seed of the operation mix (0: from the clock).
 	Seed uint64
+	// Progress, when set, is called every ProgressEvery (default 10 s) with the figures
+	// so far, for long runs.
+	Progress      func(Progress)
+	ProgressEvery time.Duration
+}
+
+// Progress is a running load's figures so far.
+type Progress struct {
+	Elapsed   time.Duration
+	Responses int64   // responses counted so far
+	Approved  int64   // of which 00
+	Errors    int64   // requests without a response
+	Rate      float64 // responses per second over the last interval
 }
 
 func (c *LoadConfig) defaults() error {
@@ -209,6 +222,7 @@ type LoadResult struct {
 
 // stats are one connection's figures, shared by its workers.
 type stats struct {
+	live     *liveCounts
 	mu       sync.Mutex
 	all      *hdrhistogram.Histogram
 	byOp     [numOps]*hdrhistogram.Histogram
@@ -219,8 +233,11 @@ type stats struct {
 
 func newHist() *hdrhistogram.Histogram { return hdrhistogram.New(1, 60_000_000, 3) } // µs, up to 60 s
 
+// liveCounts are shared by every connection of a run, for Progress.
+type liveCounts struct{ responses, approved, errors atomic.Int64 }
+
 func newStats() *stats {
-	s := &stats{all: newHist()}
+	s := &stats{all: newHist(), live: &liveCounts{}}
 	for i := range s.byOp {
 		s.byOp[i] = newHist()
 		s.codes[i] = make(map[string]int64)
@@ -233,6 +250,14 @@ func (s *stats) record(op Op, lat time.Duration, rc string, err error) {
 	us := lat.Microseconds()
 	if us < 1 {
 		us = 1
+	}
+	if err != nil {
+		s.live.errors.Add(1)
+	} else {
+		s.live.responses.Add(1)
+		if rc == "00" {
+			s.live.approved.Add(1)
+		}
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -447,6 +472,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, d *specs.Dialect, keys *Keys) 
 			}
 		}
 	}()
+	live := &liveCounts{}
 	signOnFailures := 0
 	handler := netHandler
 	if cfg.Link == specs.LinkPC {
@@ -461,6 +487,7 @@ func RunLoad(ctx context.Context, cfg LoadConfig, d *specs.Dialect, keys *Keys) 
 		}
 		lc := &loadConn{cfg: &cfg, conn: c, st: newStats(),
 			origin: Origin{Link: cfg.Link, Institution: cfg.Institution, Terminal: cfg.Terminal, Keys: keys}}
+		lc.st.live = live
 		conns[i], parts[i] = lc, lc.st
 		lc.card = &Card{PAN: Luhn(fmt.Sprintf("41697388%07d", i)), Expiry: "2812"}
 		lc.next.Store(uint64(i))
@@ -522,7 +549,36 @@ func RunLoad(ctx context.Context, cfg LoadConfig, d *specs.Dialect, keys *Keys) 
 			}()
 		}
 	}
+	stopProgress := make(chan struct{})
+	progressDone := make(chan struct{})
+	go func() {
+		defer close(progressDone)
+		if cfg.Progress == nil {
+			return
+		}
+		every := cfg.ProgressEvery
+		if every <= 0 {
+			every = 10 * time.Second
+		}
+		t := time.NewTicker(every)
+		defer t.Stop()
+		var last int64
+		lastAt := time.Now()
+		for {
+			select {
+			case <-stopProgress:
+				return
+			case now := <-t.C:
+				n := live.responses.Load()
+				cfg.Progress(Progress{Elapsed: now.Sub(start), Responses: n, Approved: live.approved.Load(),
+					Errors: live.errors.Load(), Rate: float64(n-last) / now.Sub(lastAt).Seconds()})
+				last, lastAt = n, now
+			}
+		}
+	}()
 	wg.Wait()
+	close(stopProgress)
+	<-progressDone
 	res := merge(&cfg, parts, time.Since(measuredStart))
 	res.SignOnFailures = signOnFailures
 	return res, nil

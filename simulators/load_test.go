@@ -308,3 +308,31 @@ func TestRunLoadRefusesNoBound(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestRunLoadProgress(t *testing.T) {
+	d := mustDialect(t, specs.LinkPC)
+	bh := newBillHost()
+	h := newFakeHost(t, d, bh.respond)
+	var mu sync.Mutex
+	var reports []Progress
+	res, err := RunLoad(context.Background(), LoadConfig{
+		Link: specs.LinkPC, Addr: h.addr(), Rate: 500, Duration: 600 * time.Millisecond, InFlight: 2,
+		ProgressEvery: 100 * time.Millisecond, Progress: func(p Progress) { mu.Lock(); reports = append(reports, p); mu.Unlock() },
+	}, d, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(reports) < 2 {
+		t.Fatalf("%d progress reports in 600 ms every 100 ms", len(reports))
+	}
+	for i := 1; i < len(reports); i++ {
+		if reports[i].Responses < reports[i-1].Responses || reports[i].Elapsed <= reports[i-1].Elapsed {
+			t.Fatalf("progress goes backwards: %+v", reports)
+		}
+	}
+	if last := reports[len(reports)-1]; last.Responses > res.Responses || last.Approved != last.Responses {
+		t.Fatalf("last report %+v, result %d responses", last, res.Responses)
+	}
+}

@@ -79,6 +79,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		seed        = fs.Uint64("seed", 0, "seed of the operation mix (0: clock)")
 		jsonOut     = fs.Bool("json", false, "print the result as JSON")
 		cpuProfile  = fs.String("cpuprofile", "", "write the load generator's own CPU profile to this file")
+		progress    = fs.Duration("progress", 0, "print the figures so far to stderr this often (0: never)")
 		issuerAddr  = fs.String("issuer", "", "also connect a PC simulator (approving every authorization) to this PC link, for --card on the terminal link")
 	)
 	if err := fs.Parse(args); err != nil {
@@ -132,6 +133,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Amount: *amount, Card: *card, Conns: *conns, InFlight: *inflight, Rate: *rate,
 		Duration: *duration, Count: *count, Warmup: *warmup, Timeout: *timeout, Mix: mix,
 		ReversalMTI: *revMTI, NoSignOn: *noSignOn, Seed: *seed,
+	}
+	if *progress > 0 {
+		cfg.ProgressEvery = *progress
+		cfg.Progress = func(p simulators.Progress) {
+			fmt.Fprintf(stderr, "%8.0fs  %d responses (%d approved), %d errors, %.0f/s\n",
+				p.Elapsed.Seconds(), p.Responses, p.Approved, p.Errors, p.Rate)
+		}
 	}
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
