@@ -21,9 +21,13 @@ test:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCHTIME) $(PKGS)
 
-## soak: the long crash/soak runs (not part of `make test`).
+## bench-e2e: host and load generator in separate processes vs a stock echo server.
+bench-e2e:
+	GO=$(GO) ./scripts/bench-e2e.sh
+
+## soak: the long crash/soak runs of the ledger (not part of `make test`).
 soak:
-	$(GO) test -race -count=1 -timeout 60m -run 'Crash|Soak' -soak $(PKGS)
+	$(GO) test -race -count=1 -timeout 60m -run 'Crash|Soak' ./ledger/ -soak
 
 ## fuzz: run every fuzz target for FUZZTIME each.
 FUZZTIME ?= 60s
