@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -885,5 +886,43 @@ func TestAuthorizeCurrencyOfPC(t *testing.T) {
 	r.Currency = "944"
 	if res, err := cl.Authorize(context.Background(), r); err != nil || res.ResponseCode != "00" {
 		t.Fatalf("AZN: %+v, %v", res, err)
+	}
+}
+
+// Many authorizations in flight, answered in random order after random delays: each
+// caller gets the answer to its own 0200.
+func TestConcurrentAuthorizationsMatched(t *testing.T) {
+	e := newEnv(t, 3*time.Second, time.Hour)
+	codes := []string{"00", "51", "55", "05", "54"}
+	e.pc.setBehave(func(_ int, req *specs.Message) reply {
+		if req.MTI != "0200" {
+			return reply{resp: defaultAnswer(req, "00")}
+		}
+		// The code follows the amount, so each caller knows what it must get.
+		n, _ := strconv.Atoi(req.Amount)
+		return reply{resp: defaultAnswer(req, codes[n%len(codes)]), delay: time.Duration(n%7) * 3 * time.Millisecond}
+	})
+	e.waitSignedOn()
+	const callers = 64
+	var wg sync.WaitGroup
+	for i := range callers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := authReq("5100000000000008")
+			r.Amount = int64(100 + i)
+			res, err := e.cl.Authorize(context.Background(), r)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if want := codes[(100+i)%len(codes)]; res.ResponseCode != want {
+				t.Errorf("amount %d: got %s, want %s", 100+i, res.ResponseCode, want)
+			}
+		}()
+	}
+	wg.Wait()
+	if st := e.cl.Status(); st.LateResponses != 0 || st.PendingAdvices != 0 {
+		t.Errorf("status %+v", st)
 	}
 }
