@@ -54,6 +54,8 @@ type Core struct {
 	ackMu sync.Mutex
 
 	importChunk int // records per staging command of an import
+
+	prCache sync.Map // provider → *providerRec (read-only once stored)
 }
 
 // New builds a Core on an open ledger.
@@ -236,6 +238,21 @@ func scanAccount(r ledger.Reader, pr *providerRec, p, a string, others bool) (*a
 	return rec, rest, nil
 }
 
+// providerState returns the provider's import state, cached. Call it only holding the
+// provider's import lock for reading: the state changes only inside an import, which
+// holds that lock for writing and drops the cache entry before it lets go, so what a
+// lock holder caches is current.
+func (c *Core) providerState(view ledger.Reader, p string) (*providerRec, error) {
+	if v, ok := c.prCache.Load(p); ok {
+		return v.(*providerRec), nil
+	}
+	pr, err := getProviderRec(view, p)
+	if err == nil {
+		c.prCache.Store(p, pr)
+	}
+	return pr, err
+}
+
 func getProviderRec(r ledger.Reader, p string) (*providerRec, error) {
 	v, ok, err := r.Get(providerKey(p))
 	if err != nil {
@@ -288,7 +305,8 @@ func readSubscriber(view ledger.Reader, code string) (*Subscriber, error) {
 
 // resolve reads the open accounts of a target. A one-account target whose account is
 // missing or closed is declined 25; a registration code skips its closed accounts.
-func (c *Core) resolve(view ledger.Reader, t Target, refs []AccountRef) ([]targetAccount, error) {
+// locked says the caller holds the accounts' locks (and so its providers' import locks).
+func (c *Core) resolve(view ledger.Reader, t Target, refs []AccountRef, locked bool) ([]targetAccount, error) {
 	reg := c.Registry()
 	prs := map[string]*providerRec{}
 	var out []targetAccount
@@ -303,7 +321,12 @@ func (c *Core) resolve(view ledger.Reader, t Target, refs []AccountRef) ([]targe
 		pr := prs[ref.Provider]
 		if pr == nil {
 			var err error
-			if pr, err = getProviderRec(view, ref.Provider); err != nil {
+			if locked {
+				pr, err = c.providerState(view, ref.Provider)
+			} else {
+				pr, err = getProviderRec(view, ref.Provider)
+			}
+			if err != nil {
 				return nil, err
 			}
 			prs[ref.Provider] = pr
@@ -351,7 +374,7 @@ func (c *Core) Inquire(ctx context.Context, t Target) (*Inquiry, error) {
 	if err != nil {
 		return nil, err
 	}
-	accts, err := c.resolve(view, t, refs)
+	accts, err := c.resolve(view, t, refs, false)
 	if err != nil {
 		return nil, err
 	}

@@ -167,6 +167,8 @@ func (c *Core) Import(ctx context.Context, req ImportRequest) (*ImportResult, er
 	pl := c.provLock(prov.Code)
 	pl.Lock()
 	defer pl.Unlock()
+	// Whatever happens, the provider's cached state is read again after the import.
+	defer c.prCache.Delete(prov.Code)
 	view, err := c.l.View()
 	if err != nil {
 		return nil, err

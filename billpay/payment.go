@@ -333,7 +333,7 @@ func (c *Core) Pay(ctx context.Context, req PaymentRequest) (*Payment, error) {
 		return nil, err
 	}
 	defer view.Close()
-	accts, err := c.resolve(view, req.Target, refs)
+	accts, err := c.resolve(view, req.Target, refs, true)
 	if err != nil {
 		return nil, err
 	}

@@ -82,7 +82,7 @@ func (c *Core) TopUp(ctx context.Context, req TopUpRequest) (*Payment, error) {
 		return nil, err
 	}
 	defer view.Close()
-	accts, err := c.resolve(view, req.Target, refs)
+	accts, err := c.resolve(view, req.Target, refs, true)
 	if err != nil {
 		return nil, err
 	}
