@@ -574,11 +574,18 @@ func TestNothingVisibleBeforeSync(t *testing.T) {
 			Writes: []Write{{Key: []byte{0x20, 'k'}, Value: []byte("v")}}})
 	}()
 	<-gate.waiting
-	// The batch is applied (Pebble itself shows it) but not synced.
-	if _, closer, err := s.db.Get(idemKey(nil, []byte("k"))); err != nil {
-		t.Fatalf("batch not applied while sync held: %v", err)
-	} else {
-		closer.Close()
+	// The batch gets applied (Pebble itself shows it) but not synced. The WAL sync can
+	// start before the memtable apply finishes, so wait for it.
+	for deadline := time.Now().Add(5 * time.Second); ; {
+		_, closer, err := s.db.Get(idemKey(nil, []byte("k")))
+		if err == nil {
+			closer.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("batch not applied while sync held: %v", err)
+		}
+		time.Sleep(100 * time.Microsecond)
 	}
 	if _, ok, _ := s.Lookup(ctx, []byte("k")); ok {
 		t.Fatal("Lookup shows an unsynced outcome")
@@ -621,4 +628,72 @@ func TestClose(t *testing.T) {
 	if _, err := s.View(); !errors.Is(err, ErrClosed) {
 		t.Fatalf("View after Close = %v", err)
 	}
+}
+
+// Commands with one key inside one group: the first decides, a second with the same
+// request gets its outcome, one with another request gets ErrConflict. The WAL sync is
+// held so that the sequencer backs up and takes all three in one group.
+func TestSameKeyWithinOneGroup(t *testing.T) {
+	gate := newGateFS(vfs.NewMem())
+	s := openTest(t, gate)
+	defer s.Close()
+	gate.close()
+	var wg sync.WaitGroup
+	go1 := func(cmd *Command, out *Outcome, err *error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			*out, *err = s.Submit(context.Background(), cmd)
+		}()
+	}
+	applied := func(key string) bool {
+		_, closer, err := s.db.Get(idemKey(nil, []byte(key)))
+		if err == nil {
+			closer.Close()
+		}
+		return err == nil
+	}
+	// Four groups: one in the acker (its sync held), two queued for it, one the
+	// sequencer is trying to hand over.
+	var fill [4]Outcome
+	var fillErr [4]error
+	for i := range fill {
+		key := fmt.Sprint("fill", i)
+		go1(cmdOf(key, payment(10, 0, key)), &fill[i], &fillErr[i])
+		for !applied(key) {
+			time.Sleep(100 * time.Microsecond)
+		}
+	}
+	var outs [3]Outcome
+	var errs [3]error
+	go1(&Command{Key: []byte("k"), RequestHash: hashOf("a"), Transfer: payment(100, 0, "k")}, &outs[0], &errs[0])
+	for len(s.queue) < 1 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	go1(&Command{Key: []byte("k"), RequestHash: hashOf("a"), Transfer: payment(100, 0, "k")}, &outs[1], &errs[1])
+	for len(s.queue) < 2 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	go1(&Command{Key: []byte("k"), RequestHash: hashOf("b"), Transfer: payment(100, 0, "k")}, &outs[2], &errs[2])
+	for len(s.queue) < 3 {
+		time.Sleep(100 * time.Microsecond)
+	}
+	gate.open()
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil || outs[0].Status != Committed || outs[0].Duplicate {
+		t.Fatalf("first %+v %v, second err %v", outs[0], errs[0], errs[1])
+	}
+	if !outs[1].Duplicate || outs[1].TransferID != outs[0].TransferID {
+		t.Fatalf("same request in the group = %+v, want the first's outcome", outs[1])
+	}
+	if !errors.Is(errs[2], ErrConflict) {
+		t.Fatalf("other request in the group: err %v", errs[2])
+	}
+	if st := s.Stats(); st.MaxGroup < 3 {
+		t.Fatalf("the three were not in one group: %+v", st)
+	}
+	if b := s.Balance(provider, azn); b.Credits != 4*10+100 {
+		t.Fatalf("provider %+v", b)
+	}
+	mustVerify(t, s)
 }
