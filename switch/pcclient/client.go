@@ -295,6 +295,9 @@ func (c *Client) session(ctx context.Context, addr string) bool {
 			c.inbound(ctx, l, mm)
 		}),
 		connection.ErrorHandler(func(err error) { c.connError(l, err) }),
+		// Unusable from the first sign of failure (the library calls the failed handlers
+		// before it drains the calls in flight), and of course once closed.
+		connection.WithConnectionFailedHandler(func(*connection.Connection, error) { l.signedOn.Store(false) }),
 		connection.ConnectionClosedHandler(func(*connection.Connection) { l.signedOn.Store(false) }),
 	)
 	if err != nil { // options only; cannot happen with the ones above
