@@ -65,6 +65,7 @@ type Handlers struct {
 	reg  Registry
 	auth Authorizer
 	log  zerolog.Logger
+	keys keyLocks // card payments in flight, by §7 key
 }
 
 // New builds the handlers.
@@ -177,6 +178,19 @@ func (h *Handlers) lookupDecline(ctx context.Context, key []byte) (declineRec, b
 		return declineRec{}, false, fmt.Errorf("bills: decline record of %q: %d bytes", key, len(out.Result))
 	}
 	return declineRec{rc: string(out.Result[:2]), hash: [32]byte(out.Result[2:]), date: out.BusinessDate}, true, nil
+}
+
+// seenRefusal answers a request whose key holds a recorded refusal: the same refusal
+// when the request is the same and may be repeated (0201, 0400/0401, 0420/0421), else 94.
+func (h *Handlers) seenRefusal(ctx context.Context, key []byte, hash [32]byte, repeatable bool) (*specs.Message, bool, error) {
+	d, ok, err := h.lookupDecline(ctx, key)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if d.hash != hash || !repeatable {
+		return reply(rcDuplicate), true, nil
+	}
+	return &specs.Message{ResponseCode: d.rc, SettlementDate: mmdd(d.date)}, true, nil
 }
 
 // keepDecline durably records a refusal under key. A failure is logged: the refusal

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/billswitch/billswitch/simulators"
 	"github.com/billswitch/billswitch/specs"
 )
 
@@ -218,5 +219,50 @@ func TestPCPaymentOnDialledConnection(t *testing.T) {
 	m := &specs.Message{MTI: "0100", ProcessingCode: "310000", TransmissionDateTime: de7(), STAN: nextSTAN(), AcquirerID: cardPC}
 	if r := rt(t, conn, m); r.ResponseCode != "30" {
 		t.Fatalf("0100 without DE 41: %s, want 30", r.ResponseCode)
+	}
+}
+
+// A 0201 sent while its 0200 is still being authorized waits for it: one authorization,
+// one posting.
+func TestRepeatDuringAuthorization(t *testing.T) {
+	pc := newFakePC(t, "127.0.0.1:0")
+	pc.auth = func(*specs.Message) (string, time.Duration, bool) { return "00", 300 * time.Millisecond, true }
+	s := startStack(t, t.TempDir(), registry(t, pc.addr, 5*time.Second))
+	pcSignedOn(t, s)
+	// Two connections: the terminal repeats on a new one (the client matches responses by
+	// MTI and DE 11 per connection).
+	terms := []*simulators.Conn{s.dial(t, specs.LinkTerminal), s.dial(t, specs.LinkTerminal)}
+	before := s.due(t)
+	req := payment(specs.LinkTerminal, cardTerm, 140, card("520000", 10))
+	rep := *req
+	rep.MTI = "0201"
+	type res struct {
+		r   *specs.Message
+		err error
+	}
+	ch := make(chan res, 2)
+	for i, m := range []*specs.Message{req, &rep} {
+		go func() {
+			r, err := terms[i].RoundTripTimeout(m, 10*time.Second)
+			ch <- res{r, err}
+		}()
+		time.Sleep(20 * time.Millisecond)
+	}
+	codes := map[string]int{}
+	for range 2 {
+		x := <-ch
+		if x.err != nil {
+			t.Fatal(x.err)
+		}
+		codes[x.r.ResponseCode]++
+	}
+	if codes["00"] != 2 {
+		t.Fatalf("answers %v, want 00 twice (0200 approved, 0201 its replay)", codes)
+	}
+	if n := pc.auths.Load(); n != 1 {
+		t.Fatalf("%d authorizations, want 1", n)
+	}
+	if got := s.due(t); got != before-140 {
+		t.Fatalf("due %d, want %d", got, before-140)
 	}
 }

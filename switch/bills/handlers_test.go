@@ -2,9 +2,11 @@ package bills_test
 
 import (
 	"context"
+	"encoding/hex"
 	"fmt"
 	"testing"
 
+	"github.com/billswitch/billswitch/billpay"
 	"github.com/billswitch/billswitch/ledger"
 	"github.com/billswitch/billswitch/specs"
 	"github.com/billswitch/billswitch/switch/bills"
@@ -260,4 +262,39 @@ func TestReconciliation(t *testing.T) {
 		})
 	}
 	_ = ledger.Date(0)
+}
+
+// 51xx00 top-up of the fixture's prepaid account: tag 23 carries a write record for the
+// card's next sequence, verifiable with the provider's key; a 0201 returns the same one.
+func TestTopUp(t *testing.T) {
+	s := startStack(t, t.TempDir(), nil)
+	c := s.dial(t, specs.LinkTerminal)
+	m := payment(specs.LinkTerminal, cashTerm, 2000, "")
+	m.ProcessingCode = "510000"
+	m.AdditionalData = de48("01", provider, "02", "1000000003", "07", "GC-00042117:17")
+	r := rt(t, c, m)
+	if r.ResponseCode != "00" {
+		t.Fatalf("top-up: %s", r.ResponseCode)
+	}
+	d, err := specs.ParseDE48(r.AdditionalData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cred, ok := d.Get(specs.Tag23Credential)
+	key, _ := hex.DecodeString(billpay.DemoTopUpKey)
+	if !ok || !billpay.VerifyCredential(key, false, provider, "1000000003", "GC-00042117", 18, 2000, cred) {
+		t.Fatalf("tag 23 %q does not verify", cred)
+	}
+	rep := *m
+	rep.MTI = "0201"
+	r2 := rt(t, c, &rep)
+	if r2.ResponseCode != "00" || r2.AdditionalData != r.AdditionalData {
+		t.Fatalf("0201: %s %q, want the first answer", r2.ResponseCode, r2.AdditionalData)
+	}
+	// Top-up of a non-prepaid account: 12.
+	m2 := payment(specs.LinkTerminal, cashTerm, 2000, "")
+	m2.ProcessingCode = "510000"
+	if r := rt(t, c, m2); r.ResponseCode != "12" {
+		t.Fatalf("top-up of a postpaid account: %s, want 12", r.ResponseCode)
+	}
 }

@@ -73,13 +73,8 @@ func (h *Handlers) payment(ctx context.Context, s hostswitch.Session, req *specs
 		return reply(rc), nil
 	}
 	// A key seen before with a refusal: 94 for a 0200, the same answer for a 0201.
-	if d, ok, err := h.lookupDecline(ctx, p.key); err != nil {
-		return nil, err
-	} else if ok {
-		if d.hash != p.hash || !p.repeat {
-			return reply(rcDuplicate), nil
-		}
-		return &specs.Message{ResponseCode: d.rc, SettlementDate: mmdd(d.date)}, nil
+	if out, seen, err := h.seenRefusal(ctx, p.key, p.hash, p.repeat); seen || err != nil {
+		return out, err
 	}
 	if rc != "" {
 		return h.refuse(ctx, p, rc)
@@ -137,6 +132,12 @@ func terminalChannel(k terminals.Kind) billpay.Channel {
 // cardPayment authorizes a terminal's card payment at the card's PC and posts it only
 // on the PC's 00 (§3).
 func (h *Handlers) cardPayment(ctx context.Context, s hostswitch.Session, req *specs.Message, p payReq, pr billpay.PaymentRequest) (*specs.Message, error) {
+	unlock := h.keys.lock(p.key)
+	defer unlock()
+	// A refusal recorded while this request waited for the key.
+	if out, seen, err := h.seenRefusal(ctx, p.key, p.hash, p.repeat); seen || err != nil {
+		return out, err
+	}
 	// A repeat of a posted payment (or one voided by an advice) never authorizes again.
 	if pay, found, err := h.core.PaymentOutcome(ctx, p.key, p.hash); found {
 		if err != nil {
@@ -145,6 +146,7 @@ func (h *Handlers) cardPayment(ctx context.Context, s hostswitch.Session, req *s
 			}
 			return nil, err
 		}
+		pay.Duplicate = true
 		return h.approved(p, pay)
 	} else if err != nil {
 		return nil, err

@@ -45,13 +45,8 @@ func (h *Handlers) reversal(ctx context.Context, s hostswitch.Session, req *spec
 	own := wireKey("04", ns, tid(req), req.STAN, req.TransmissionDateTime)
 	orig := wireKey("02", origNS, tid(req), od.STAN, od.TransmissionDateTime)
 	hash := hashOf("04", kind, string(orig))
-	if d, ok, err := h.lookupDecline(ctx, own); err != nil {
-		return nil, err
-	} else if ok {
-		if d.hash != hash {
-			return reply(rcDuplicate), nil
-		}
-		return &specs.Message{ResponseCode: d.rc, SettlementDate: mmdd(d.date)}, nil
+	if out, seen, err := h.seenRefusal(ctx, own, hash, true); seen || err != nil {
+		return out, err
 	}
 	rev, err := h.core.Reverse(ctx, billpay.ReverseRequest{Key: own, RequestHash: hash, OriginalKey: orig, SameDayOnly: !advice, VoidUnknown: advice})
 	if err != nil {
