@@ -237,7 +237,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, c *Client) error {
 	pr.RequestHash = h.sum()
 	var p *billpay.Payment
 	if method == billpay.MethodCard {
-		p, err = s.cardPay(r, c, req.Card, &pr, func(pr *billpay.PaymentRequest) (*billpay.Payment, error) {
+		p, err = s.cardPay(r, c, req.Card, &pr, false, func(pr *billpay.PaymentRequest) (*billpay.Payment, error) {
 			return s.core.Pay(r.Context(), *pr)
 		})
 	} else {
@@ -262,7 +262,7 @@ func (s *Server) writePayment(w http.ResponseWriter, p *billpay.Payment, topUp b
 
 // cardPay authorizes a card payment at its processing centre, then posts it: a repeat
 // of a taken key is answered from the store without a second authorization.
-func (s *Server) cardPay(r *http.Request, c *Client, card *cardJSON, pr *billpay.PaymentRequest,
+func (s *Server) cardPay(r *http.Request, c *Client, card *cardJSON, pr *billpay.PaymentRequest, topUp bool,
 	post func(*billpay.PaymentRequest) (*billpay.Payment, error)) (*billpay.Payment, error) {
 	ctx := r.Context()
 	unlock := s.lockKey(string(pr.Key))
@@ -274,6 +274,11 @@ func (s *Server) cardPay(r *http.Request, c *Client, card *cardJSON, pr *billpay
 	}
 	if s.auth == nil {
 		return nil, perr(http.StatusServiceUnavailable, CodeCardUnavailable, "no processing centre is configured for card payments")
+	}
+	// What the core would refuse never charges the card (races remain possible: the
+	// authorization is then reversed below).
+	if err := s.precheck(r, pr, topUp); err != nil {
+		return nil, err
 	}
 	terminal := pr.Terminal
 	if terminal == "" {
@@ -308,6 +313,47 @@ func (s *Server) cardPay(r *http.Request, c *Client, card *cardJSON, pr *billpay
 	}
 	s.log.Info().Str("receipt", p.Receipt).Str("pan", maskPAN(card.PAN)).Str("rrn", res.RRN).Str("client", c.Name).Msg("card payment posted")
 	return p, nil
+}
+
+// precheck runs a payment's allocation against the current dues without posting
+// (as the ISO flow does before it asks a processing centre).
+func (s *Server) precheck(r *http.Request, pr *billpay.PaymentRequest, topUp bool) error {
+	inq, err := s.core.Inquire(r.Context(), pr.Target)
+	if err != nil {
+		return err
+	}
+	if len(inq.Accounts) > 0 && inq.Currency != pr.Currency {
+		return amountErr("currency", fmt.Sprintf("the target is in %s", currencyString(inq.Currency)))
+	}
+	if topUp {
+		return nil
+	}
+	reg := s.core.Registry()
+	var dues []billpay.AccountDues
+	index := map[billpay.AccountRef]int{}
+	add := func(p, a string) int {
+		ref := billpay.AccountRef{Provider: p, Account: a}
+		if i, ok := index[ref]; ok {
+			return i
+		}
+		prov, ok := reg.Provider(p)
+		if !ok {
+			return -1
+		}
+		index[ref] = len(dues)
+		dues = append(dues, billpay.AccountDues{Provider: prov, Account: a})
+		return len(dues) - 1
+	}
+	for _, l := range inq.Lines {
+		if i := add(l.Provider, l.Account); i >= 0 {
+			dues[i].Dues = append(dues[i].Dues, billpay.Due{Service: l.Service, Period: l.Period, Amount: l.Amount})
+		}
+	}
+	for _, a := range inq.Accounts {
+		add(a.Provider, a.Account)
+	}
+	_, err = billpay.Allocate(pr.Amount, pr.Mode, pr.Lines, dues, pr.Target.RegCode == "")
+	return err
 }
 
 // maskPAN keeps the first 6 and last 4 digits.
@@ -370,7 +416,7 @@ func (s *Server) topUp(w http.ResponseWriter, r *http.Request, c *Client) error 
 	tr.RequestHash = h.sum()
 	var p *billpay.Payment
 	if method == billpay.MethodCard {
-		p, err = s.cardPay(r, c, req.Card, &tr.PaymentRequest, func(pr *billpay.PaymentRequest) (*billpay.Payment, error) {
+		p, err = s.cardPay(r, c, req.Card, &tr.PaymentRequest, true, func(pr *billpay.PaymentRequest) (*billpay.Payment, error) {
 			tr.PaymentRequest = *pr
 			return s.core.TopUp(r.Context(), tr)
 		})

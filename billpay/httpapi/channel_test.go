@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -231,11 +232,33 @@ func TestCardPayments(t *testing.T) {
 	}
 	wantProblem(t, e.req("POST", "/v1/payments", DemoWebKey, card("5555000000000004"), "Idempotency-Key: c3"), 503, CodeCardUnavailable)
 	wantProblem(t, e.req("POST", "/v1/payments", DemoWebKey, card("41697412"), "Idempotency-Key: c4"), 400, CodeInvalidField)
-	// Approved by the PC, declined by the core (closed account): the authorization is
-	// reversed.
+	// What the core would refuse is refused before the card is charged.
+	calls := e.auth.calls.Load()
 	b := card("4169741234567890")
 	b["target"] = map[string]any{"provider": "AZERISIQ", "account": "1000000002"}
 	wantProblem(t, e.req("POST", "/v1/payments", DemoWebKey, b, "Idempotency-Key: c5"), 404, CodeUnknownAccount)
+	b = card("4169741234567890")
+	b["allocation"] = "lines"
+	b["lines"] = []map[string]any{{"provider": "AZERISIQ", "account": "1000000001", "service": "ELEC", "amount": "24.00"}}
+	wantProblem(t, e.req("POST", "/v1/payments", DemoWebKey, b, "Idempotency-Key: c6"), 422, CodeInvalidAmount)
+	if e.auth.calls.Load() != calls {
+		t.Fatal("a payment the core refuses was sent for authorization")
+	}
+	// Approved by the PC, then declined by the core (the provider closed the account
+	// meanwhile): the authorization is reversed.
+	e.auth.mu.Lock()
+	e.auth.during = func() {
+		doc := `<?xml version="1.0" encoding="UTF-8"?>
+<debts xmlns="urn:billpay:debts:1" provider="AZERISIQ" file-id="close-1" created="2026-11-20T02:00:00Z" registers-through="2026-11-19" mode="delta">
+<account number="1000000001" status="closed"/>
+</debts>
+`
+		if _, err := e.core.ImportBytes(context.Background(), []byte(doc), nil); err != nil {
+			t.Error(err)
+		}
+	}
+	e.auth.mu.Unlock()
+	wantProblem(t, e.req("POST", "/v1/payments", DemoWebKey, card("4169741234567890"), "Idempotency-Key: c7"), 404, CodeUnknownAccount)
 	if e.auth.reversed.Load() != 1 {
 		t.Fatalf("%d reversals of an approved authorization the core declined", e.auth.reversed.Load())
 	}

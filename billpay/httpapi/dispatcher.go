@@ -45,7 +45,10 @@ type DeliveryStatus struct {
 
 func newDispatcher(s *Server) *Dispatcher {
 	d := &Dispatcher{s: s, kicks: map[string]chan struct{}{}, state: map[string]*DeliveryStatus{}}
-	d.client = &http.Client{Timeout: s.cfg.Webhook.Timeout}
+	d.client = s.httpClient
+	if d.client == nil {
+		d.client = &http.Client{Timeout: s.cfg.Webhook.Timeout}
+	}
 	for i := range s.cfg.Providers {
 		p := &s.cfg.Providers[i]
 		if p.WebhookURL != "" {

@@ -198,13 +198,17 @@ type fakeAuth struct {
 	reversed atomic.Int64
 	mu       sync.Mutex
 	block    bool
+	during   func() // runs inside Authorize (a race with the payment)
 }
 
 func (f *fakeAuth) Authorize(ctx context.Context, a CardAuth) (CardResult, error) {
 	f.calls.Add(1)
 	f.mu.Lock()
-	block := f.block
+	block, during := f.block, f.during
 	f.mu.Unlock()
+	if during != nil {
+		during()
+	}
 	if block {
 		<-ctx.Done()
 		return CardResult{}, ctx.Err()

@@ -34,6 +34,8 @@ type Server struct {
 	provKeys  map[[32]byte]string // key hash → provider code
 	access    map[string]*ProviderAccess
 
+	httpClient *http.Client
+
 	keyLocks [64]sync.Mutex // serializes one idempotency key's card or upsert flow
 	disp     *Dispatcher
 }
@@ -53,7 +55,7 @@ func New(cfg Config, d Deps) (*Server, *Dispatcher, error) {
 	if d.Clock == nil {
 		d.Clock = time.Now
 	}
-	s := &Server{cfg: cfg, core: d.Core, auth: d.Authorizer, log: d.Logger.With().Str("component", "httpapi").Logger(), clock: d.Clock,
+	s := &Server{cfg: cfg, core: d.Core, auth: d.Authorizer, log: d.Logger.With().Str("component", "httpapi").Logger(), clock: d.Clock, httpClient: d.HTTPClient,
 		clients: map[[32]byte]*Client{}, operators: map[[32]byte]*Operator{}, provKeys: map[[32]byte]string{}, access: map[string]*ProviderAccess{}}
 	for i := range s.cfg.Clients {
 		s.clients[sha256.Sum256([]byte(s.cfg.Clients[i].Key))] = &s.cfg.Clients[i]
