@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -270,6 +271,7 @@ type day struct {
 	reversals int
 	sameDay   int
 	buf       []byte
+	tf        timeFmt
 	transfers interface {
 		Transfer(ledger.TransferID) (ledger.Transfer, bool, error)
 	}
@@ -278,7 +280,7 @@ type day struct {
 func newDay(deps Deps, opts *Options, workDir string) *day {
 	d := &day{deps: deps, opts: opts, reg: deps.Core.Registry(), secs: newSections(workDir, opts.MemoryBudget),
 		provs: map[string]*provAgg{}, parties: map[partyKey]*partyAgg{}, banks: map[string]map[string]*bankAgg{},
-		inst: map[string]*tally{}, terms: map[string]*tally{}}
+		inst: map[string]*tally{}, terms: map[string]*tally{}, tf: timeFmt{loc: opts.Location}}
 	if t, ok := deps.Ledger.(interface {
 		Transfer(ledger.TransferID) (ledger.Transfer, bool, error)
 	}); ok {
@@ -300,13 +302,16 @@ func (d *day) provider(code string) (*provAgg, error) {
 	return a, nil
 }
 
-// bankKey names the per-bank list a payment belongs to: its acquirer, or, for cash
-// taken without a named institution, its payment point.
+// cashList names the per-bank list of cash taken without a named institution (the
+// hub's own payment points).
+const cashList = "CASH"
+
+// bankKey names the per-bank list a payment belongs to: its acquirer, or cashList.
 func bankKey(p *billpay.ClearingPayment) string {
 	if p.Acquirer != "" {
 		return p.Acquirer
 	}
-	return "terminal-" + p.Terminal
+	return cashList
 }
 
 // part is one provider's share of a payment.
@@ -394,12 +399,12 @@ func (d *day) add(ctx context.Context, p *billpay.ClearingPayment, reversal bool
 					return err
 				}
 			} else {
-				d.buf = appendPayment(d.buf[:0], p, pt.provider, acct, amt, a.prov, d.opts.Location)
+				d.buf = appendPayment(d.buf[:0], p, pt.provider, acct, amt, a.prov, &d.tf)
 				if err := d.secs.write(a.payments, d.buf); err != nil {
 					return err
 				}
 			}
-			d.buf = appendBankRow(d.buf[:0], p, reversal, acct, sign*amt, a.prov, d.opts.Location)
+			d.buf = appendBankRow(d.buf[:0], p, reversal, acct, sign*amt, a.prov, &d.tf)
 			if err := d.secs.write(ba.rows, d.buf); err != nil {
 				return err
 			}
@@ -562,7 +567,7 @@ func (d *day) positions() (*Result, error) {
 func (d *day) post(ctx context.Context, res *Result) error {
 	settlement := ledger.AccountID{Kind: ledger.KindSettlement}
 	date := strconv.FormatUint(uint64(d.opts.Date), 10)
-	submit := func(key string, code ledger.Code, party ledger.AccountID, cur uint16, amount int64, partyPays bool) (ledger.TransferID, error) {
+	submit := func(key string, code ledger.Code, party ledger.AccountID, cur uint16, amount int64, partyPays bool) (ledger.TransferID, bool, error) {
 		dr, cr := settlement, party
 		if !partyPays {
 			dr, cr = party, settlement
@@ -585,47 +590,71 @@ func (d *day) post(ctx context.Context, res *Result) error {
 		h.Sum(hash[:0])
 		out, err := d.deps.Ledger.Submit(ctx, &ledger.Command{Key: []byte(key), RequestHash: hash, Transfer: t})
 		if errors.Is(err, ledger.ErrConflict) {
-			return 0, fmt.Errorf("%w: %s (settlement %s)", ErrChanged, isoDate(d.opts.Date), key)
+			return 0, false, fmt.Errorf("%w: %s (settlement %s)", ErrChanged, isoDate(d.opts.Date), key)
 		}
 		if err != nil {
-			return 0, fmt.Errorf("clearing: settlement %s: %w", key, err)
+			return 0, false, fmt.Errorf("clearing: settlement %s: %w", key, err)
 		}
 		if out.Status != ledger.Committed {
-			return 0, fmt.Errorf("clearing: settlement %s declined: %v", key, out.Reason)
+			return 0, false, fmt.Errorf("clearing: settlement %s declined: %v", key, out.Reason)
 		}
-		if out.Duplicate {
-			res.Existing++
-		} else {
-			res.Posted++
-		}
-		return out.TransferID, nil
+		return out.TransferID, out.Duplicate, nil
 	}
+	// Submitted side by side: the sequencer commits them in a few groups.
+	type job struct {
+		key    string
+		code   ledger.Code
+		party  ledger.AccountID
+		cur    uint16
+		amount int64
+		pays   bool
+		id     *ledger.TransferID
+	}
+	var jobs []job
 	for i := range res.Acquirers {
 		a := &res.Acquirers[i]
-		if a.Owes == 0 {
-			continue
+		if a.Owes != 0 {
+			jobs = append(jobs, job{fmt.Sprintf("clr/set/%s/%d/%d/%s", date, a.Currency, a.Kind, a.Owner), ledger.CodeSettlement,
+				ledger.AccountID{Kind: a.Kind, Owner: a.Owner}, a.Currency, a.Owes, true, &a.Transfer})
 		}
-		key := fmt.Sprintf("clr/set/%s/%d/%d/%s", date, a.Currency, a.Kind, a.Owner)
-		id, err := submit(key, ledger.CodeSettlement, ledger.AccountID{Kind: a.Kind, Owner: a.Owner}, a.Currency, a.Owes, true)
-		if err != nil {
-			return err
-		}
-		a.Transfer = id
 	}
 	for i := range res.Providers {
 		p := &res.Providers[i]
-		if p.Payout == 0 {
-			continue
+		if p.Payout != 0 {
+			jobs = append(jobs, job{fmt.Sprintf("clr/pay/%s/%d/%s", date, p.Currency, p.Provider), ledger.CodePayout,
+				ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: p.Provider}, p.Currency, p.Payout, false, &p.Transfer})
 		}
-		key := fmt.Sprintf("clr/pay/%s/%d/%s", date, p.Currency, p.Provider)
-		id, err := submit(key, ledger.CodePayout, ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: p.Provider}, p.Currency, p.Payout, false)
-		if err != nil {
-			return err
-		}
-		p.Transfer = id
 	}
-	return nil
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, postParallel)
+	for _, j := range jobs {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			id, dup, err := submit(j.key, j.code, j.party, j.cur, j.amount, j.pays)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				errs = append(errs, err)
+				return
+			}
+			*j.id = id
+			if dup {
+				res.Existing++
+			} else {
+				res.Posted++
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
 }
+
+// postParallel bounds the settlement commands in flight at once.
+const postParallel = 64
 
 func registerID(provider string, d ledger.Date) string {
 	return fmt.Sprintf("REG-%s-%08d", provider, uint32(d))

@@ -20,18 +20,24 @@ import (
 )
 
 // section is a part of a file built while the day is read (a provider's payments, a
-// bank's rows of one provider): held in memory, spilled to a work file when the
-// sections together outgrow the budget.
+// bank's rows of one provider): held in memory in blocks, spilled to a work file when
+// the sections together outgrow the budget.
 type section struct {
-	buf   []byte
-	spill string // work file holding the bytes before buf ("" = none yet)
+	blocks [][]byte
+	spill  string // work file holding the bytes before blocks ("" = none yet)
 }
+
+const (
+	firstBlock = 4 << 10
+	blockSize  = 256 << 10
+)
 
 type sections struct {
 	dir    string
 	budget int
 	used   int
 	all    []*section
+	free   [][]byte // full-size blocks to reuse
 }
 
 func newSections(dir string, budget int) *sections { return &sections{dir: dir, budget: budget} }
@@ -43,18 +49,39 @@ func (s *sections) get() *section {
 }
 
 func (s *sections) write(sec *section, b []byte) error {
-	sec.buf = append(sec.buf, b...)
-	s.used += len(b)
+	for len(b) > 0 {
+		n := len(sec.blocks)
+		if n == 0 || len(sec.blocks[n-1]) == cap(sec.blocks[n-1]) {
+			// Blocks double from 4 KiB to 256 KiB, so that many small sections stay small.
+			size := firstBlock
+			if n > 0 {
+				size = min(2*cap(sec.blocks[n-1]), blockSize)
+			}
+			var blk []byte
+			if k := len(s.free); k > 0 && size == blockSize {
+				blk, s.free = s.free[k-1][:0], s.free[:k-1]
+			} else {
+				blk = make([]byte, 0, size)
+			}
+			s.used += cap(blk)
+			sec.blocks = append(sec.blocks, blk)
+			n++
+		}
+		last := sec.blocks[n-1]
+		m := min(len(b), cap(last)-len(last))
+		sec.blocks[n-1] = append(last, b[:m]...)
+		b = b[m:]
+	}
 	if s.used > s.budget {
 		return s.spillAll()
 	}
 	return nil
 }
 
-// spillAll appends every section's buffer to its work file.
+// spillAll appends every section's blocks to its work file.
 func (s *sections) spillAll() error {
 	for i, sec := range s.all {
-		if len(sec.buf) == 0 {
+		if len(sec.blocks) == 0 {
 			continue
 		}
 		if sec.spill == "" {
@@ -64,15 +91,20 @@ func (s *sections) spillAll() error {
 		if err != nil {
 			return err
 		}
-		_, err = f.Write(sec.buf)
+		for _, blk := range sec.blocks {
+			if _, err = f.Write(blk); err != nil {
+				break
+			}
+		}
 		if err = errors.Join(err, f.Close()); err != nil {
 			return err
 		}
-		if cap(sec.buf) > 1<<20 {
-			sec.buf = nil
-		} else {
-			sec.buf = sec.buf[:0]
+		for _, blk := range sec.blocks {
+			if cap(blk) == blockSize && len(s.free) < 64 {
+				s.free = append(s.free, blk)
+			}
 		}
+		sec.blocks = nil
 	}
 	s.used = 0
 	return nil
@@ -90,8 +122,12 @@ func (sec *section) copyTo(w io.Writer) error {
 			return err
 		}
 	}
-	_, err := w.Write(sec.buf)
-	return err
+	for _, blk := range sec.blocks {
+		if _, err := w.Write(blk); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *sections) close() {}

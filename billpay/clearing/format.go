@@ -14,6 +14,26 @@ import (
 
 const timeLayout = "2006-01-02T15:04:05-07:00"
 
+// timeFmt formats payment times in one zone, remembering the last second formatted
+// (a day's payments come in receipt order, many in the same second).
+type timeFmt struct {
+	loc *time.Location
+	sec int64
+	out []byte
+}
+
+func (f *timeFmt) append(b []byte, unixNano int64) []byte {
+	sec := unixNano / 1e9
+	if unixNano < 0 && unixNano%1e9 != 0 {
+		sec--
+	}
+	if f.out == nil || sec != f.sec {
+		f.sec = sec
+		f.out = time.Unix(sec, 0).In(f.loc).AppendFormat(f.out[:0], timeLayout)
+	}
+	return append(b, f.out...)
+}
+
 // appendAmount appends v minor units as a decimal with digits fraction digits ("-5.00").
 func appendAmount(b []byte, v int64, digits int) []byte {
 	if v < 0 {
@@ -135,7 +155,7 @@ func appendPad(b []byte, v int64, width int) []byte {
 
 // appendPayment appends one register <payment>: one account of provider paid by p, its
 // lines, and the readings of the services on those lines (provider-exchange.md §4).
-func appendPayment(b []byte, p *billpay.ClearingPayment, provider, acct string, amount int64, prov *billpay.Provider, loc *time.Location) []byte {
+func appendPayment(b []byte, p *billpay.ClearingPayment, provider, acct string, amount int64, prov *billpay.Provider, tf *timeFmt) []byte {
 	digits := prov.MinorDigits
 	b = append(b, "  <payment"...)
 	b = appendAttr(b, "receipt", p.Receipt)
@@ -143,7 +163,7 @@ func appendPayment(b []byte, p *billpay.ClearingPayment, provider, acct string, 
 		b = appendAttr(b, "rrn", p.RRN)
 	}
 	b = append(b, ` time="`...)
-	b = time.Unix(0, p.PostedAt).In(loc).AppendFormat(b, timeLayout)
+	b = tf.append(b, p.PostedAt)
 	b = append(b, '"')
 	b = appendAttr(b, "channel", p.Channel.String())
 	if p.Acquirer != "" {
@@ -209,7 +229,7 @@ const bankHeader = "type,provider,provider_iban,receipt,business_date,time,rrn,t
 
 // appendBankRow appends one row of a per-bank list: a payment, or a late reversal
 // (negative, with the original's business date and time).
-func appendBankRow(b []byte, p *billpay.ClearingPayment, reversal bool, acct string, amount int64, prov *billpay.Provider, loc *time.Location) []byte {
+func appendBankRow(b []byte, p *billpay.ClearingPayment, reversal bool, acct string, amount int64, prov *billpay.Provider, tf *timeFmt) []byte {
 	if reversal {
 		b = append(b, "reversal,"...)
 	} else {
@@ -223,7 +243,7 @@ func appendBankRow(b []byte, p *billpay.ClearingPayment, reversal bool, acct str
 	b = append(b, ',')
 	b = appendISODate(b, p.BusinessDate)
 	b = append(b, ',')
-	b = time.Unix(0, p.PostedAt).In(loc).AppendFormat(b, timeLayout)
+	b = tf.append(b, p.PostedAt)
 	b = append(b, ',')
 	b = appendCSV(b, p.RRN)
 	b = append(b, ',')
