@@ -1,0 +1,149 @@
+package clearing
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+
+	"github.com/billswitch/billswitch/billpay"
+	"github.com/billswitch/billswitch/ledger"
+)
+
+// A payment by registration code that pays two providers: each gets its part in its
+// register with its own commission, also after the commission agreements changed
+// (the split then comes from the payment's ledger transfer).
+func TestMultiProviderPayment(t *testing.T) {
+	for _, changed := range []bool{false, true} {
+		name := "same agreements"
+		if changed {
+			name = "agreements changed before clearing"
+		}
+		t.Run(name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t, vfs.NewMem(), "db")
+			e.debts("AZERISIQ", map[string][]string{"1000000001": {"ELEC:30.00"}})
+			e.debts("BAKTELECOM", map[string][]string{"2000000001": {"PHONE:11.00"}})
+			sub, err := e.core.Register(ctx, billpay.SubscriberRequest{Name: "Two Providers",
+				Accounts: []billpay.AccountRef{{Provider: "AZERISIQ", Account: "1000000001"}, {Provider: "BAKTELECOM", Account: "2000000001"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := e.core.Pay(ctx, billpay.PaymentRequest{Key: []byte("both"), Target: billpay.Target{RegCode: sub.Code}, Amount: 4100,
+				Currency: 944, Channel: billpay.ChannelWeb, Method: billpay.MethodCard, Acquirer: "KAPITAL"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if p.Commission != 30+6 { // 1 % of 30.00; 0.5 % of 11.00 = 0.055 → 0.06
+				t.Fatalf("commission %d", p.Commission)
+			}
+			if changed {
+				reg := e.core.Registry()
+				az, _ := reg.Provider("AZERISIQ")
+				cp := *az
+				cp.Commission = billpay.Commission{PercentE4: 20000}
+				nr, err := reg.With(cp)
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.core.SetRegistry(nr)
+			}
+			e.cutover(20261102)
+			r := e.run(20261101, nil)
+			got := map[string]ProviderPosition{}
+			for _, pp := range r.Providers {
+				got[pp.Provider] = pp
+			}
+			if az := got["AZERISIQ"]; az.Total != 3000 || az.Commission != 30 || az.Payout != 2970 {
+				t.Errorf("AZERISIQ %+v", az)
+			}
+			if bt := got["BAKTELECOM"]; bt.Total != 1100 || bt.Commission != 6 || bt.Payout != 1094 {
+				t.Errorf("BAKTELECOM %+v", bt)
+			}
+			for _, pr := range []string{"AZERISIQ", "BAKTELECOM"} {
+				if b := e.st.Balance(ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: pr}, 944); b.Debits != b.Credits {
+					t.Errorf("%s payable after settlement %+v", pr, b)
+				}
+			}
+			checkPositionsSumZero(t, r)
+		})
+	}
+}
+
+// A re-run that finds other figures than the settlement already posted refuses
+// (ErrChanged) and leaves the day's files as they were; the reversal window bounds
+// how far back a late reversal is looked for.
+func TestRerunWithOtherFiguresRefused(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, vfs.NewMem(), "db")
+	e.debts("AZERSU", map[string][]string{"4000000001": {"WATER:50.00"}, "4000000002": {"WATER:50.00"}})
+	e.pay(pay{key: "old", provider: "AZERSU", account: "4000000001", amount: 1000, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
+	e.cutover(20261102)
+	e.cutover(20261103)
+	e.pay(pay{key: "new", provider: "AZERSU", account: "4000000002", amount: 3000, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
+	e.reverse("rv", "old", false) // reverses a payment of 2026-11-01 on 2026-11-03
+	e.cutover(20261104)
+
+	narrow, err := Run(ctx, Deps{Core: e.core}, Options{Date: 20261103, Dir: e.root, ReversalWindow: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if narrow.Reversals != 0 {
+		t.Fatalf("a one-day window found %d reversals of a payment two days old", narrow.Reversals)
+	}
+	before := readDay(t, narrow.Dir)
+	_, err = Run(ctx, Deps{Core: e.core}, Options{Date: 20261103, Dir: e.root})
+	if !errors.Is(err, ErrChanged) {
+		t.Fatalf("re-run with other figures: %v", err)
+	}
+	if after := readDay(t, narrow.Dir); !sameFiles(before, after) {
+		t.Error("a refused re-run changed the day's files")
+	}
+}
+
+// List shows finished days only, oldest first; a day whose MANIFEST was never written
+// (a crashed run) is not listed; Run refuses an open or invalid date.
+func TestListAndRefusals(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, vfs.NewMem(), "db")
+	if days, err := List(e.root); err != nil || len(days) != 0 {
+		t.Fatalf("List of a missing dir: %v %v", days, err)
+	}
+	e.cutover(20261102)
+	e.cutover(20261103)
+	for _, d := range []ledger.Date{20261102, 20261101} {
+		if _, err := Run(ctx, Deps{Core: e.core}, Options{Date: d, Dir: e.root}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(e.root, "2026-10-31"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	days, err := List(e.root)
+	if err != nil || len(days) != 2 || days[0].Date != 20261101 || days[1].Date != 20261102 {
+		t.Fatalf("List = %+v, %v", days, err)
+	}
+	// An empty day: positions and reconciliation only, no payout file.
+	var names []string
+	for _, f := range days[0].Files {
+		names = append(names, f.Name)
+	}
+	if strings.Join(names, ",") != "positions.csv,reconciliation.csv" {
+		t.Errorf("files of an empty day: %v", names)
+	}
+	for _, tc := range []struct {
+		date ledger.Date
+		want error
+	}{{20261103, ErrDayOpen}, {20261104, ErrDayOpen}} {
+		if _, err := Run(ctx, Deps{Core: e.core}, Options{Date: tc.date, Dir: e.root}); !errors.Is(err, tc.want) {
+			t.Errorf("Run(%d) = %v, want %v", tc.date, err, tc.want)
+		}
+	}
+	if _, err := Run(ctx, Deps{Core: e.core}, Options{Date: 20261399, Dir: e.root}); err == nil {
+		t.Error("an invalid date was cleared")
+	}
+}
