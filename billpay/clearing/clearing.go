@@ -182,6 +182,14 @@ func Run(ctx context.Context, deps Deps, opts Options) (*Result, error) {
 	}
 	dayDir := filepath.Join(opts.Dir, isoDate(opts.Date))
 	workDir := filepath.Join(opts.Dir, ".work-"+isoDate(opts.Date))
+	if err := os.MkdirAll(opts.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	unlock, err := lockDay(opts.Dir, opts.Date)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
 	if err := os.RemoveAll(workDir); err != nil {
 		return nil, err
 	}
@@ -195,7 +203,7 @@ func Run(ctx context.Context, deps Deps, opts Options) (*Result, error) {
 	progress(Progress{Date: opts.Date, Stage: "read"})
 	var n int64
 	from := addDays(opts.Date, -opts.ReversalWindow)
-	err := deps.Core.ClearingDay(ctx, opts.Date, from, func(p *billpay.ClearingPayment, reversal bool) error {
+	err = deps.Core.ClearingDay(ctx, opts.Date, from, func(p *billpay.ClearingPayment, reversal bool) error {
 		if n++; n%progressEvery == 0 {
 			progress(Progress{Date: opts.Date, Stage: "read", Payments: n})
 		}

@@ -147,3 +147,27 @@ func TestListAndRefusals(t *testing.T) {
 		t.Error("an invalid date was cleared")
 	}
 }
+
+// Two runs of one day never overlap: the second is refused while the first holds the
+// day's lock.
+func TestDayLock(t *testing.T) {
+	dir := t.TempDir()
+	unlock, err := lockDay(dir, 20261101)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := lockDay(dir, 20261101); !errors.Is(err, ErrRunning) {
+		t.Fatalf("second lock: %v", err)
+	}
+	if u2, err := lockDay(dir, 20261102); err != nil {
+		t.Fatalf("another day: %v", err)
+	} else {
+		u2()
+	}
+	unlock()
+	if u3, err := lockDay(dir, 20261101); err != nil {
+		t.Fatalf("after unlock: %v", err)
+	} else {
+		u3()
+	}
+}
