@@ -97,8 +97,8 @@ func (s *Server) method(r *http.Request, c *Client, method, terminal string, car
 	if terminal == "" {
 		terminal = c.Terminal
 	}
-	if len(terminal) > 16 {
-		return 0, "", fieldErr("terminal", "at most 16 characters")
+	if len(terminal) > 8 {
+		return 0, "", fieldErr("terminal", "at most 8 characters (DE 41)")
 	}
 	switch method {
 	case "cash":
@@ -310,6 +310,11 @@ func (s *Server) cardPay(r *http.Request, c *Client, card *cardJSON, pr *billpay
 			s.log.Error().Str("pan", maskPAN(card.PAN)).Str("rrn", res.RRN).Msg("a card authorization the core declined cannot be reversed (no CardReverser)")
 		}
 		return nil, err
+	}
+	if cc, ok := s.auth.(CardCompleter); ok {
+		if err := cc.CompleteAuthorization(ctx, ca, res); err != nil {
+			s.log.Error().Err(err).Str("receipt", p.Receipt).Str("rrn", res.RRN).Msg("completing a posted card authorization")
+		}
 	}
 	s.log.Info().Str("receipt", p.Receipt).Str("pan", maskPAN(card.PAN)).Str("rrn", res.RRN).Str("client", c.Name).Msg("card payment posted")
 	return p, nil

@@ -218,8 +218,8 @@ func TestCardPayments(t *testing.T) {
 	}
 	// A repeat is answered from the store: no second authorization.
 	wantStatus(t, e.req("POST", "/v1/payments", DemoWebKey, card("4169741234567890"), "Idempotency-Key: c1"), 200)
-	if n := e.auth.calls.Load(); n != 1 {
-		t.Fatalf("%d authorizations for one payment", n)
+	if n := e.auth.calls.Load(); n != 1 || e.auth.completed.Load() != 1 {
+		t.Fatalf("%d authorizations for one payment, %d completions", n, e.auth.completed.Load())
 	}
 	// Another card under the same key: conflict, no authorization.
 	wantProblem(t, e.req("POST", "/v1/payments", DemoWebKey, card("4169741234567891"), "Idempotency-Key: c1"), 409, CodeIdempotencyConflict)

@@ -21,8 +21,9 @@ type Client struct {
 	// Acquirer is the agent that collects the client's cash (kiosk operator, bank);
 	// card payments name the processing centre that authorized them instead.
 	Acquirer string
-	// Terminal is the default payment point of the client's cash payments; a request
-	// may name its own (the kiosk's id).
+	// Terminal is the default payment point of the client's payments (1–8
+	// characters, it travels as DE 41 to a card's processing centre); a request may
+	// name its own (the kiosk's id).
 	Terminal string
 }
 
@@ -129,6 +130,9 @@ type CardResult struct {
 	AuthID       string
 	Acquirer     string // the institution that authorized (the payment's acquirer)
 	RRN, STAN    string
+	// Ref is the authorizer's own record of the authorization, handed back to
+	// ReverseAuthorization and CompleteAuthorization (opaque to httpapi).
+	Ref any
 }
 
 // CardAuthorizer asks the card's processing centre to authorize a payment; cmd wires
@@ -142,6 +146,13 @@ type CardAuthorizer interface {
 // the core declines a payment the processing centre had approved.
 type CardReverser interface {
 	ReverseAuthorization(ctx context.Context, a CardAuth, r CardResult) error
+}
+
+// CardCompleter is optionally implemented by a CardAuthorizer: the adapter calls it once
+// the payment of an approved authorization is durably posted (e.g. to end the
+// processing-centre client's write-ahead reversal advice).
+type CardCompleter interface {
+	CompleteAuthorization(ctx context.Context, a CardAuth, r CardResult) error
 }
 
 // Deps are the adapter's collaborators.
@@ -217,6 +228,9 @@ func (c *Config) defaults() error {
 		}
 		if cl.Name == "" || cl.Key == "" || cl.Acquirer == "" {
 			return fmt.Errorf("httpapi: client %q needs a name, a key and an acquirer", cl.Name)
+		}
+		if len(cl.Terminal) > 8 {
+			return fmt.Errorf("httpapi: client %s: terminal %q is longer than 8 characters", cl.Name, cl.Terminal)
 		}
 		if err := key(cl.Key, "client "+cl.Name); err != nil {
 			return err

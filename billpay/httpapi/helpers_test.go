@@ -194,11 +194,12 @@ func wantProblem(t testing.TB, r resp, status int, code string) Problem {
 // fakeAuth is a processing centre: approves unless the PAN starts with 4000 0000
 // (declined 51); PAN 5555… makes it fail (no answer); block waits for the context.
 type fakeAuth struct {
-	calls    atomic.Int64
-	reversed atomic.Int64
-	mu       sync.Mutex
-	block    bool
-	during   func() // runs inside Authorize (a race with the payment)
+	calls     atomic.Int64
+	reversed  atomic.Int64
+	completed atomic.Int64
+	mu        sync.Mutex
+	block     bool
+	during    func() // runs inside Authorize (a race with the payment)
 }
 
 func (f *fakeAuth) Authorize(ctx context.Context, a CardAuth) (CardResult, error) {
@@ -222,6 +223,11 @@ func (f *fakeAuth) Authorize(ctx context.Context, a CardAuth) (CardResult, error
 	n := f.calls.Load()
 	return CardResult{Approved: true, ResponseCode: "00", AuthID: "A12345", Acquirer: "MILLIKART",
 		RRN: "5305" + strings.Repeat("0", 7) + string(rune('0'+n%10)), STAN: "000001"}, nil
+}
+
+func (f *fakeAuth) CompleteAuthorization(context.Context, CardAuth, CardResult) error {
+	f.completed.Add(1)
+	return nil
 }
 
 func (f *fakeAuth) ReverseAuthorization(context.Context, CardAuth, CardResult) error {
