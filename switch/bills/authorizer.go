@@ -2,10 +2,29 @@ package bills
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
 
+	"github.com/billswitch/billswitch/ledger"
 	"github.com/billswitch/billswitch/switch/pcclient"
 	"github.com/billswitch/billswitch/terminals"
 )
+
+// Authorizer asks a processing centre to authorize a terminal's card payment
+// (host-iso8583.md §3) and settles the authorization afterwards. PCAuthorizer (over
+// *pcclient.Clients) is the real one.
+type Authorizer interface {
+	// Authorize must return 91 (and keep a durable reversal advice) when the PC did not
+	// answer in time, and never an approval that came after its timeout.
+	Authorize(ctx context.Context, pc *terminals.Institution, r pcclient.AuthRequest) (pcclient.AuthResult, error)
+	// Reverse durably queues a reversal advice for an approved authorization: one the
+	// host did not post, or whose payment the terminal reversed.
+	Reverse(ctx context.Context, pc *terminals.Institution, r pcclient.AuthRequest, res pcclient.AuthResult) error
+	// Complete ends an approved authorization whose payment was posted (pcclient's
+	// write-ahead advice); a no-op without write-ahead.
+	Complete(ctx context.Context, pc *terminals.Institution, res pcclient.AuthResult) error
+}
 
 // PCAuthorizer authorizes terminal card payments through the host's clients of the
 // processing centres it dials (switch/pcclient: timeout, 91, durable 0420/0421).
@@ -13,16 +32,125 @@ type PCAuthorizer struct {
 	Clients *pcclient.Clients
 }
 
+var errNoClient = errors.New("bills: the host does not dial this processing centre")
+
+func (a PCAuthorizer) client(pc *terminals.Institution) (*pcclient.Client, bool) {
+	if a.Clients == nil {
+		return nil, false
+	}
+	return a.Clients.Client(pc.ID)
+}
+
 // Authorize sends the authorization to pc's client. A PC the host does not dial (one
 // that only dials in) has no client: the answer is 91 and nothing is sent (see
 // docs/decisions-iso-handlers.md).
 func (a PCAuthorizer) Authorize(ctx context.Context, pc *terminals.Institution, r pcclient.AuthRequest) (pcclient.AuthResult, error) {
-	if a.Clients == nil {
-		return pcclient.AuthResult{ResponseCode: pcclient.CodeUnavailable}, nil
-	}
-	c, ok := a.Clients.Client(pc.ID)
+	c, ok := a.client(pc)
 	if !ok {
 		return pcclient.AuthResult{ResponseCode: pcclient.CodeUnavailable}, nil
 	}
 	return c.Authorize(ctx, r)
+}
+
+// Reverse queues the reversal advice with pc's client.
+func (a PCAuthorizer) Reverse(ctx context.Context, pc *terminals.Institution, r pcclient.AuthRequest, res pcclient.AuthResult) error {
+	c, ok := a.client(pc)
+	if !ok {
+		return errNoClient
+	}
+	return c.Reverse(ctx, r, res)
+}
+
+// Complete ends the write-ahead advice of an approved, posted authorization.
+func (a PCAuthorizer) Complete(ctx context.Context, pc *terminals.Institution, res pcclient.AuthResult) error {
+	c, ok := a.client(pc)
+	if !ok {
+		return errNoClient
+	}
+	return c.Complete(ctx, res)
+}
+
+// PrefixAuth: 0x41 | the payment's 02 key → authRec (JSON): the PC authorization of a
+// terminal card payment, kept so that a reversal of the payment can be forwarded to the
+// PC as a reversal advice.
+const PrefixAuth byte = 0x41
+
+const cmdAuth = "sw/a/"
+
+// authRec is what a reversal advice for a PC authorization needs.
+type authRec struct {
+	PC           string `json:"pc"`
+	STAN         string `json:"stan"` // the host's DE 11 of the 0200 to the PC
+	RRN          string `json:"rrn"`
+	DE7          string `json:"de7"`
+	Amount       int64  `json:"amount"`
+	Currency     string `json:"currency"`
+	Terminal     string `json:"terminal"`
+	CardAcceptor string `json:"card_acceptor,omitempty"`
+}
+
+func authKey(payKey []byte) []byte { return append([]byte{PrefixAuth}, payKey...) }
+
+// keepAuth durably records an approved authorization under its payment's key.
+func (h *Handlers) keepAuth(ctx context.Context, payKey []byte, a authRec) error {
+	v, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	_, err = h.l.Submit(context.WithoutCancel(ctx), &ledger.Command{Key: append([]byte(cmdAuth), payKey...),
+		RequestHash: hashOf(string(v)), Writes: []ledger.Write{{Key: authKey(payKey), Value: v}}})
+	if errors.Is(err, ledger.ErrConflict) {
+		return nil // kept already (a replay of the same payment)
+	}
+	return err
+}
+
+func (h *Handlers) lookupAuth(payKey []byte) (authRec, bool, error) {
+	view, err := h.l.View()
+	if err != nil {
+		return authRec{}, false, err
+	}
+	defer view.Close()
+	v, ok, err := view.Get(authKey(payKey))
+	if err != nil || !ok {
+		return authRec{}, false, err
+	}
+	var a authRec
+	if err := json.Unmarshal(v, &a); err != nil {
+		return authRec{}, false, fmt.Errorf("bills: authorization record: %w", err)
+	}
+	return a, true, nil
+}
+
+func (a authRec) request() pcclient.AuthRequest {
+	return pcclient.AuthRequest{Amount: a.Amount, Currency: a.Currency, Terminal: a.Terminal, CardAcceptor: a.CardAcceptor}
+}
+
+func (a authRec) result() pcclient.AuthResult {
+	return pcclient.AuthResult{ResponseCode: pcclient.CodeApproved, Approved: true, STAN: a.STAN, RRN: a.RRN,
+		TransmissionDateTime: a.DE7, Sent: true}
+}
+
+// forwardReversal sends the PC a reversal advice for the card authorization of the
+// payment with key payKey, when it was a terminal card payment. The host's reversal is
+// already durable; a failure here is logged (the advice is what the PC needs to release
+// the card's money).
+func (h *Handlers) forwardReversal(ctx context.Context, payKey []byte, stan string) {
+	a, ok, err := h.lookupAuth(payKey)
+	if err != nil {
+		h.log.Error().Err(err).Str("stan", stan).Msg("bills: reversed card payment: authorization record unreadable; PC not advised")
+		return
+	}
+	if !ok || h.auth == nil {
+		return
+	}
+	pc, ok := h.inst(a.PC)
+	if !ok {
+		h.log.Error().Str("pc", a.PC).Str("stan", stan).Msg("bills: reversed card payment: PC no longer registered; PC not advised")
+		return
+	}
+	if err := h.auth.Reverse(ctx, pc, a.request(), a.result()); err != nil {
+		h.log.Error().Err(err).Str("pc", a.PC).Str("pc_stan", a.STAN).Str("pc_rrn", a.RRN).Str("stan", stan).
+			Msg("bills: reversed card payment: reversal advice to the PC not queued")
+	}
 }

@@ -13,7 +13,6 @@ import (
 	"github.com/billswitch/billswitch/ledger"
 	"github.com/billswitch/billswitch/specs"
 	hostswitch "github.com/billswitch/billswitch/switch"
-	"github.com/billswitch/billswitch/switch/pcclient"
 	"github.com/billswitch/billswitch/terminals"
 )
 
@@ -34,18 +33,11 @@ const (
 	rcSystem          = "96"
 )
 
-// Authorizer asks a processing centre to authorize a card payment of a terminal
-// (host-iso8583.md §3). *pcclient.Clients satisfies it through PCAuthorizer. It must
-// return 91 (and keep a durable reversal advice) when the PC did not answer in time, and
-// never an approval that came after its timeout.
-type Authorizer interface {
-	Authorize(ctx context.Context, pc *terminals.Institution, r pcclient.AuthRequest) (pcclient.AuthResult, error)
-}
-
 // Registry is what the handlers need of the terminal registry; *terminals.Registry is
 // one.
 type Registry interface {
 	Route(pan string) (*terminals.Institution, bool)
+	Institution(id string) (*terminals.Institution, bool)
 }
 
 // Deps are the handlers' collaborators.
@@ -100,6 +92,8 @@ func Register(r *hostswitch.Router, d Deps) (*Handlers, error) {
 	}
 	return h, nil
 }
+
+func (h *Handlers) inst(id string) (*terminals.Institution, bool) { return h.reg.Institution(id) }
 
 // terminalNS is the §7 institution part of keys on the terminal link: terminals' DE 90
 // carries zeros for DE 32, and DE 41 is unique in the registry, so one fixed namespace.

@@ -12,7 +12,7 @@ import (
 // Terminal card payments routed by BIN to a PC the host dials (a fake PC over real TCP).
 func TestCardPaymentOutcomes(t *testing.T) {
 	pc := newFakePC(t, "127.0.0.1:0")
-	pc.auth = func(req *specs.Message) (string, time.Duration, bool) {
+	pc.setAuth(func(req *specs.Message) (string, time.Duration, bool) {
 		switch {
 		case strings.HasPrefix(req.PAN, "520051"):
 			return "51", 0, true
@@ -22,7 +22,7 @@ func TestCardPaymentOutcomes(t *testing.T) {
 			return "54", 0, true
 		}
 		return "00", 0, true
-	}
+	})
 	s := startStack(t, t.TempDir(), registry(t, pc.addr, 2*time.Second))
 	pcSignedOn(t, s)
 	term := s.dial(t, specs.LinkTerminal)
@@ -120,7 +120,7 @@ func TestCardTimeoutAdviceAfterPCIsBack(t *testing.T) {
 	pc := newFakePC(t, "127.0.0.1:0")
 	pc.ackAdvices.Store(false)
 	// Answer 00, but only after the host's timeout (a late response).
-	pc.auth = func(*specs.Message) (string, time.Duration, bool) { return "00", 600 * time.Millisecond, true }
+	pc.setAuth(func(*specs.Message) (string, time.Duration, bool) { return "00", 600 * time.Millisecond, true })
 	s := startStack(t, t.TempDir(), registry(t, pc.addr, 200*time.Millisecond))
 	pcSignedOn(t, s)
 	term := s.dial(t, specs.LinkTerminal)
@@ -156,7 +156,7 @@ func TestCardTimeoutAdviceAfterPCIsBack(t *testing.T) {
 func TestCardAdviceSurvivesRestart(t *testing.T) {
 	pc := newFakePC(t, "127.0.0.1:0")
 	pc.ackAdvices.Store(false)
-	pc.auth = func(*specs.Message) (string, time.Duration, bool) { return "", 0, false } // never answers
+	pc.setAuth(func(*specs.Message) (string, time.Duration, bool) { return "", 0, false }) // never answers
 	dir := t.TempDir()
 	reg := registry(t, pc.addr, 200*time.Millisecond)
 	s := startStack(t, dir, reg)
@@ -226,7 +226,7 @@ func TestPCPaymentOnDialledConnection(t *testing.T) {
 // one posting.
 func TestRepeatDuringAuthorization(t *testing.T) {
 	pc := newFakePC(t, "127.0.0.1:0")
-	pc.auth = func(*specs.Message) (string, time.Duration, bool) { return "00", 300 * time.Millisecond, true }
+	pc.setAuth(func(*specs.Message) (string, time.Duration, bool) { return "00", 300 * time.Millisecond, true })
 	s := startStack(t, t.TempDir(), registry(t, pc.addr, 5*time.Second))
 	pcSignedOn(t, s)
 	// Two connections: the terminal repeats on a new one (the client matches responses by
@@ -265,4 +265,64 @@ func TestRepeatDuringAuthorization(t *testing.T) {
 	if got := s.due(t); got != before-140 {
 		t.Fatalf("due %d, want %d", got, before-140)
 	}
+}
+
+// A terminal's reversal of an approved card payment restores the dues and sends the PC a
+// reversal advice for the authorization; an advice that voids the key while the PC is
+// authorizing gets 05 for the payment and the authorization reversed at the PC.
+func TestCardReversalsReachThePC(t *testing.T) {
+	pc := newFakePC(t, "127.0.0.1:0")
+	s := startStack(t, t.TempDir(), registry(t, pc.addr, 5*time.Second))
+	pcSignedOn(t, s)
+	tests := []struct{ name, mti string }{{"0400", "0400"}, {"0420", "0420"}}
+	for i, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			term := s.dial(t, specs.LinkTerminal)
+			before := s.due(t)
+			pan := card("520000", 100+i)
+			p := payment(specs.LinkTerminal, cardTerm, 260, pan)
+			if r := rt(t, term, p); r.ResponseCode != "00" {
+				t.Fatalf("payment: %s", r.ResponseCode)
+			}
+			stan := pc.authSTAN(t, pan)
+			if pc.advised(stan) {
+				t.Fatal("advice before any reversal")
+			}
+			if r := rt(t, term, reversalOf(tc.mti, specs.LinkTerminal, p)); r.ResponseCode != "00" {
+				t.Fatalf("%s: %s", tc.mti, r.ResponseCode)
+			}
+			if got := s.due(t); got != before {
+				t.Fatalf("due %d, want %d", got, before)
+			}
+			eventually(t, 10*time.Second, "the reversal advice at the PC", func() bool { return pc.advised(stan) })
+		})
+	}
+	t.Run("voided during authorization", func(t *testing.T) {
+		pc.setAuth(func(*specs.Message) (string, time.Duration, bool) { return "00", 300 * time.Millisecond, true })
+		defer pc.setAuth(func(*specs.Message) (string, time.Duration, bool) { return "00", 0, true })
+		term, term2 := s.dial(t, specs.LinkTerminal), s.dial(t, specs.LinkTerminal)
+		before := s.due(t)
+		pan := card("520000", 200)
+		p := payment(specs.LinkTerminal, cardTerm, 270, pan)
+		done := make(chan *specs.Message, 1)
+		go func() {
+			r, err := term.RoundTripTimeout(p, 10*time.Second)
+			if err != nil {
+				r = &specs.Message{ResponseCode: err.Error()}
+			}
+			done <- r
+		}()
+		time.Sleep(100 * time.Millisecond)
+		if r := rt(t, term2, reversalOf("0420", specs.LinkTerminal, p)); r.ResponseCode != "00" {
+			t.Fatalf("advice: %s", r.ResponseCode)
+		}
+		if r := <-done; r.ResponseCode != "05" {
+			t.Fatalf("payment voided meanwhile: %s, want 05", r.ResponseCode)
+		}
+		if got := s.due(t); got != before {
+			t.Fatalf("due %d, want %d", got, before)
+		}
+		stan := pc.authSTAN(t, pan)
+		eventually(t, 10*time.Second, "the reversal advice of the unposted authorization", func() bool { return pc.advised(stan) })
+	})
 }

@@ -226,13 +226,14 @@ type fakePC struct {
 	mu    sync.Mutex
 	ln    net.Listener
 	conns []*simulators.Conn
-	auth  func(req *specs.Message) (rc string, delay time.Duration, answer bool)
+	auth  func(req *specs.Message) (rc string, delay time.Duration, answer bool) // under mu; setAuth
 
 	ackAdvices atomic.Bool
 	auths      atomic.Int64
 	advices    atomic.Int64 // 0420/0421 received
 	acked      atomic.Int64 // 0430 sent
 	origSTANs  sync.Map     // DE 90 STANs of advices received → true
+	authSTANs  sync.Map     // DE 11 of the 0200s received → PAN
 }
 
 func newFakePC(t testing.TB, addr string) *fakePC {
@@ -269,6 +270,12 @@ func (p *fakePC) listen(addr string) {
 	}()
 }
 
+func (p *fakePC) setAuth(f func(req *specs.Message) (string, time.Duration, bool)) {
+	p.mu.Lock()
+	p.auth = f
+	p.mu.Unlock()
+}
+
 // stop closes the listener and every connection (the PC goes down).
 func (p *fakePC) stop() {
 	p.mu.Lock()
@@ -289,7 +296,11 @@ func (p *fakePC) handle(c *simulators.Conn, req *specs.Message) *specs.Message {
 		return simulators.Response(req, "00")
 	case "0200":
 		p.auths.Add(1)
-		rc, delay, answer := p.auth(req)
+		p.authSTANs.Store(req.STAN, req.PAN)
+		p.mu.Lock()
+		auth := p.auth
+		p.mu.Unlock()
+		rc, delay, answer := auth(req)
 		if delay > 0 {
 			time.Sleep(delay)
 		}
@@ -323,6 +334,28 @@ func pcSignedOn(t testing.TB, s *stack) {
 		t.Fatal("no client for the dialled PC")
 	}
 	eventually(t, 10*time.Second, "the host to sign on to the PC", func() bool { return c.Status().SignedOn })
+}
+
+// authSTAN returns the host's DE 11 of the PC authorization of pan.
+func (p *fakePC) authSTAN(t testing.TB, pan string) string {
+	t.Helper()
+	stan := ""
+	p.authSTANs.Range(func(k, v any) bool {
+		if v.(string) == pan {
+			stan = k.(string)
+			return false
+		}
+		return true
+	})
+	if stan == "" {
+		t.Fatalf("the PC saw no authorization of %s", specs.MaskPAN(pan))
+	}
+	return stan
+}
+
+func (p *fakePC) advised(stan string) bool {
+	_, ok := p.origSTANs.Load(stan)
+	return ok
 }
 
 func pending(t testing.TB, s *stack) int {

@@ -190,14 +190,32 @@ func (h *Handlers) cardPayment(ctx context.Context, s hostswitch.Session, req *s
 	if pr.RRN == "" {
 		pr.RRN = res.RRN
 	}
+	// The authorization is kept (for a later reversal's advice to the PC) while the
+	// payment posts: two commands, most often in the same group commit.
+	ar := authRec{PC: pc.ID, STAN: res.STAN, RRN: res.RRN, DE7: res.TransmissionDateTime, Amount: p.amount, Currency: cur,
+		Terminal: tid(req), CardAcceptor: strings.TrimSpace(req.CardAcceptorID)}
+	kept := make(chan error, 1)
+	go func() { kept <- h.keepAuth(ctx, p.key, ar) }()
 	out, err := h.post(ctx, p, pr)
-	if err != nil || out.ResponseCode != rcApproved {
-		// The PC approved, the host did not post: the authorization stands at the PC
-		// until it is reversed there (see docs/decisions-iso-handlers.md, known gaps).
-		h.log.Error().Err(err).Str("pc", pc.ID).Str("pc_stan", res.STAN).Str("pc_rrn", res.RRN).Str("stan", req.STAN).
-			Msg("bills: card authorized by the PC but the payment was not posted")
+	if kerr := <-kept; kerr != nil {
+		h.log.Error().Err(kerr).Str("pc", pc.ID).Str("pc_stan", res.STAN).Str("stan", req.STAN).
+			Msg("bills: card authorization not recorded; a reversal of this payment will not reach the PC")
 	}
-	return out, err
+	if err != nil || out.ResponseCode != rcApproved {
+		// The PC approved, the host did not post (a race after the pre-check, or an
+		// advice voided the key meanwhile): the PC gets a reversal advice.
+		h.log.Warn().Err(err).Str("pc", pc.ID).Str("pc_stan", res.STAN).Str("pc_rrn", res.RRN).Str("stan", req.STAN).
+			Msg("bills: card authorized by the PC but the payment was not posted: reversing the authorization")
+		if rerr := h.auth.Reverse(ctx, pc, ar.request(), res); rerr != nil {
+			h.log.Error().Err(rerr).Str("pc", pc.ID).Str("pc_stan", res.STAN).Str("pc_rrn", res.RRN).
+				Msg("bills: reversal advice for an unposted authorization not queued")
+		}
+		return out, err
+	}
+	if cerr := h.auth.Complete(ctx, pc, res); cerr != nil {
+		h.log.Error().Err(cerr).Str("pc", pc.ID).Str("pc_stan", res.STAN).Msg("bills: authorization not completed")
+	}
+	return out, nil
 }
 
 // precheck runs the payment's checks against the current dues without posting, so that

@@ -64,6 +64,10 @@ func (h *Handlers) reversal(ctx context.Context, s hostswitch.Session, req *spec
 		}
 		return reply(rc), nil
 	}
+	if s.Link == specs.LinkTerminal && !rev.Voided && !rev.Duplicate {
+		// A terminal card payment: the PC releases the card's money on an advice.
+		h.forwardReversal(ctx, orig, req.STAN)
+	}
 	out := reply(rcApproved)
 	if rev.BusinessDate != 0 {
 		out.SettlementDate = mmdd(rev.BusinessDate)
