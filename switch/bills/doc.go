@@ -8,8 +8,9 @@
 //
 // It owns: turning ISO messages into billpay commands and billpay outcomes into ISO
 // responses, the §7 key of each request class, the switch's records under prefixes
-// 0x40 (reconciliation mismatches) and its ledger command keys "sw/…" (declines kept
-// under their request's key).
+// 0x40 (reconciliation mismatches) and 0x41 (PC authorizations of terminal card
+// payments, for forwarding their reversals), and its ledger command keys "sw/…"
+// (refusals kept under their request's key). pcclient owns 0x4C–0x4D.
 //
 // It must never: post anything itself (billpay does, in one durable command), approve a
 // terminal card payment the processing centre did not answer 00, post on a PC answer
