@@ -418,3 +418,77 @@ func TestSubscribers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// Payments by registration code and by single account on overlapping accounts run
+// concurrently without deadlock, and the dues end exactly where the approvals say.
+func TestConcurrentRegcodeAndAccount(t *testing.T) {
+	ctx := context.Background()
+	c, _, code := seeded(t)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var paid int64
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			target := Target{RegCode: code}
+			switch i % 3 {
+			case 1:
+				target = Target{Provider: "AZERISIQ", Account: "1000000101"}
+			case 2:
+				target = Target{Provider: "AZERISIQ", Account: "1000000102"}
+			}
+			p, err := c.Pay(ctx, cashPay(fmt.Sprintf("m%d", i), target, 150))
+			if err != nil {
+				if d, _ := DeclineOf(err); d != DeclineInvalidAmount {
+					t.Error(err)
+				}
+				return
+			}
+			mu.Lock()
+			for _, a := range p.Allocations {
+				if a.Period != 0 {
+					paid += a.Amount
+				}
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	inq, err := c.Inquire(ctx, Target{RegCode: code})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var positive int64
+	for _, l := range inq.Lines {
+		if l.Amount > 0 {
+			positive += l.Amount
+		}
+	}
+	if positive != 5500-paid {
+		t.Fatalf("positive due %d, want %d (paid %d)", positive, 5500-paid, paid)
+	}
+}
+
+// A commit that fails leaves nothing behind and the next payment still gets a receipt.
+func TestPaySubmitFailure(t *testing.T) {
+	ctx := context.Background()
+	c, l, _ := seeded(t)
+	target := Target{Provider: "AZERISIQ", Account: "1000000001"}
+	before := l.Snapshot()
+	l.FailNext = errors.New("disk on fire")
+	if _, err := c.Pay(ctx, cashPay("f1", target, 100)); err == nil {
+		t.Fatal("payment acknowledged without a commit")
+	}
+	after := l.Snapshot()
+	if len(before) != len(after) {
+		t.Fatal("a failed commit left records")
+	}
+	p, err := c.Pay(ctx, cashPay("f1", target, 100))
+	if err != nil || p.Duplicate {
+		t.Fatalf("retry %+v %v", p, err)
+	}
+	if d := due(t, c, target); d != 418518-100 {
+		t.Fatalf("due %d", d)
+	}
+}
