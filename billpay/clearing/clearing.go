@@ -199,7 +199,6 @@ func Run(ctx context.Context, deps Deps, opts Options) (*Result, error) {
 	defer os.RemoveAll(workDir)
 
 	d := newDay(deps, &opts, workDir)
-	defer d.secs.close()
 	progress(Progress{Date: opts.Date, Stage: "read"})
 	var n int64
 	from := addDays(opts.Date, -opts.ReversalWindow)

@@ -130,8 +130,6 @@ func (sec *section) copyTo(w io.Writer) error {
 	return nil
 }
 
-func (s *sections) close() {}
-
 // hashWriter counts and hashes what goes to the file.
 type hashWriter struct {
 	w io.Writer
@@ -261,14 +259,12 @@ func (d *day) writeFiles(ctx context.Context, dayDir string, res *Result) error 
 		return err
 	}
 	slices.SortFunc(files, func(x, y File) int { return strings.Compare(x.Name, y.Name) })
-	mf, err := writeAtomic(dayDir, manifestName, func(w io.Writer) error {
+	if _, err := writeAtomic(dayDir, manifestName, func(w io.Writer) error {
 		_, err := w.Write(manifest(d.opts.Date, files))
 		return err
-	})
-	if err != nil {
+	}); err != nil {
 		return err
 	}
-	_ = mf
 	// Files an earlier run wrote that this one did not (the inputs changed).
 	entries, err := os.ReadDir(dayDir)
 	if err != nil {

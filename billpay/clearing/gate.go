@@ -30,3 +30,17 @@ func ProgressPrinter(w io.Writer) func(Progress) {
 		fmt.Fprintf(w, "clearing %s: %s, %d payments and reversals read\n", isoDate(p.Date), p.Stage, p.Payments)
 	}
 }
+
+// CloseDay closes business date d through the core's gate: when the ledger's business
+// date is d it moves to the day after; when it is already later it does nothing; an
+// earlier business date (d not yet open) is an error.
+func CloseDay(ctx context.Context, core *billpay.Core, d ledger.Date) error {
+	cur := core.Ledger().BusinessDate()
+	switch {
+	case cur > d:
+		return nil
+	case cur < d:
+		return fmt.Errorf("clearing: cannot close %s: the business date is %s", isoDate(d), isoDate(cur))
+	}
+	return core.Cutover(ctx, addDays(d, 1))
+}

@@ -171,3 +171,23 @@ func TestDayLock(t *testing.T) {
 		u3()
 	}
 }
+
+func TestCloseDay(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, vfs.NewMem(), "db")
+	if err := CloseDay(ctx, e.core, 20261102); err == nil {
+		t.Fatal("closed a day that is not open yet")
+	}
+	for range 2 { // the second is a no-op
+		if err := CloseDay(ctx, e.core, 20261101); err != nil {
+			t.Fatal(err)
+		}
+		if d := e.st.BusinessDate(); d != 20261102 {
+			t.Fatalf("business date %d", d)
+		}
+	}
+	e.cutover(20261130)
+	if err := CloseDay(ctx, e.core, 20261130); err != nil || e.st.BusinessDate() != 20261201 {
+		t.Fatalf("month end: %v, %d", err, e.st.BusinessDate())
+	}
+}
