@@ -4,10 +4,13 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/billswitch/billswitch/billpay"
 	"github.com/billswitch/billswitch/ledger"
+	"github.com/billswitch/billswitch/simulators"
 	"github.com/billswitch/billswitch/specs"
 	"github.com/billswitch/billswitch/switch/bills"
 )
@@ -296,5 +299,54 @@ func TestTopUp(t *testing.T) {
 	m2.ProcessingCode = "510000"
 	if r := rt(t, c, m2); r.ResponseCode != "12" {
 		t.Fatalf("top-up of a postpaid account: %s, want 12", r.ResponseCode)
+	}
+}
+
+// Cutover on command: the ledger moves to the next day and every signed-on PC hears
+// 0800/201 with DE 15 = the new date — on connections it opened and on those the host
+// dialled.
+func TestCutoverAnnounced(t *testing.T) {
+	pc := newFakePC(t, "127.0.0.1:0")
+	var dialled atomic.Value
+	s := startStack(t, t.TempDir(), registry(t, pc.addr, 2*time.Second))
+	pcSignedOn(t, s)
+	pc.mu.Lock()
+	pc.on0800 = func(m *specs.Message) {
+		if m.NetworkCode == "201" {
+			dialled.Store(m.SettlementDate)
+		}
+	}
+	pc.mu.Unlock()
+	d, err := specs.NewPC87A()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan *specs.Message, 4)
+	c, err := simulators.Dial(context.Background(), d, s.st.PCAddr, simulators.ConnOptions{Handler: func(_ *simulators.Conn, m *specs.Message) *specs.Message {
+		got <- m
+		return simulators.Response(m, "00")
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if r := rt(t, c, &specs.Message{MTI: "0800", TransmissionDateTime: de7(), STAN: nextSTAN(), AcquirerID: pcID, NetworkCode: "001"}); r.ResponseCode != "00" {
+		t.Fatal(r.ResponseCode)
+	}
+	next, err := s.st.Cutover.Now(context.Background())
+	if err != nil {
+		t.Fatalf("cutover: %v", err)
+	}
+	want := fmt.Sprintf("%04d", uint32(next)%10000)
+	select {
+	case m := <-got:
+		if m.MTI != "0800" || m.NetworkCode != "201" || m.SettlementDate != want {
+			t.Fatalf("announcement %s/%s DE15 %s, want 0800/201 %s", m.MTI, m.NetworkCode, m.SettlementDate, want)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no announcement on the PC's own connection")
+	}
+	if v, _ := dialled.Load().(string); v != want {
+		t.Fatalf("dialled PC heard DE 15 %q, want %s", v, want)
 	}
 }

@@ -221,12 +221,13 @@ func eventually(t testing.TB, d time.Duration, what string, f func() bool) {
 // 0800 with 0810/00, 0200 by its auth function (nil response = no answer; a delay before
 // answering), and 0420/0421 with 0430 while ackAdvices is set.
 type fakePC struct {
-	t     testing.TB
-	addr  string
-	mu    sync.Mutex
-	ln    net.Listener
-	conns []*simulators.Conn
-	auth  func(req *specs.Message) (rc string, delay time.Duration, answer bool) // under mu; setAuth
+	t      testing.TB
+	addr   string
+	mu     sync.Mutex
+	ln     net.Listener
+	conns  []*simulators.Conn
+	auth   func(req *specs.Message) (rc string, delay time.Duration, answer bool) // under mu; setAuth
+	on0800 func(req *specs.Message)                                               // under mu; optional
 
 	ackAdvices atomic.Bool
 	auths      atomic.Int64
@@ -293,6 +294,12 @@ func (p *fakePC) stop() {
 func (p *fakePC) handle(c *simulators.Conn, req *specs.Message) *specs.Message {
 	switch req.MTI {
 	case "0800":
+		p.mu.Lock()
+		f := p.on0800
+		p.mu.Unlock()
+		if f != nil {
+			f(req)
+		}
 		return simulators.Response(req, "00")
 	case "0200":
 		p.auths.Add(1)
