@@ -204,7 +204,7 @@ func checkRecovered(t testing.TB, opts Options, acked map[string]ack) int {
 func TestCrashMem(t *testing.T) {
 	ops, crashes, seeds := int64(2500), 5, []uint64{1}
 	if *soak {
-		ops, crashes, seeds = 20_000, 15, []uint64{1, 2, 3}
+		ops, crashes, seeds = 15_000, 12, []uint64{1, 2}
 	}
 	for _, seed := range seeds {
 		t.Run(fmt.Sprint("seed=", seed), func(t *testing.T) {
@@ -305,7 +305,7 @@ func TestCrashSubprocess(t *testing.T) {
 	}
 	rounds, minRun, maxRun := 2, 150*time.Millisecond, 400*time.Millisecond
 	if *soak {
-		rounds, minRun, maxRun = 25, 200*time.Millisecond, 4*time.Second
+		rounds, minRun, maxRun = 10, 200*time.Millisecond, 3*time.Second
 	}
 	dir := t.TempDir()
 	all := make(map[string]ack)
