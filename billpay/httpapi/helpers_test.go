@@ -34,6 +34,7 @@ type env struct {
 	auth    *fakeAuth
 	cancel  context.CancelFunc
 	done    chan struct{}
+	once    sync.Once
 }
 
 type envOpts struct {
@@ -95,10 +96,12 @@ func newEnv(t testing.TB, o envOpts) *env {
 }
 
 func (e *env) close() {
-	e.cancel()
-	<-e.done
-	e.ts.Close()
-	_ = e.store.Close()
+	e.once.Do(func() {
+		e.cancel()
+		<-e.done
+		e.ts.Close()
+		_ = e.store.Close()
+	})
 }
 
 type resp struct {

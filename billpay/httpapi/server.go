@@ -36,7 +36,8 @@ type Server struct {
 
 	httpClient *http.Client
 
-	keyLocks [64]sync.Mutex // serializes one idempotency key's card or upsert flow
+	keyMu    sync.Mutex
+	keyLocks map[string]*keyLock // one idempotency key's card or upsert flow at a time
 	disp     *Dispatcher
 }
 
@@ -56,7 +57,7 @@ func New(cfg Config, d Deps) (*Server, *Dispatcher, error) {
 		d.Clock = time.Now
 	}
 	s := &Server{cfg: cfg, core: d.Core, auth: d.Authorizer, log: d.Logger.With().Str("component", "httpapi").Logger(), clock: d.Clock, httpClient: d.HTTPClient,
-		clients: map[[32]byte]*Client{}, operators: map[[32]byte]*Operator{}, provKeys: map[[32]byte]string{}, access: map[string]*ProviderAccess{}}
+		keyLocks: map[string]*keyLock{}, clients: map[[32]byte]*Client{}, operators: map[[32]byte]*Operator{}, provKeys: map[[32]byte]string{}, access: map[string]*ProviderAccess{}}
 	for i := range s.cfg.Clients {
 		s.clients[sha256.Sum256([]byte(s.cfg.Clients[i].Key))] = &s.cfg.Clients[i]
 	}
@@ -326,10 +327,29 @@ func idemKey(r *http.Request) (string, error) {
 	return k, nil
 }
 
-// lockKey serializes the flows of one idempotency key in this process.
+type keyLock struct {
+	mu   sync.Mutex
+	refs int
+}
+
+// lockKey serializes the flows of one idempotency key in this process (other keys never
+// wait: a card authorization may take seconds).
 func (s *Server) lockKey(k string) func() {
-	h := sha256.Sum256([]byte(k))
-	m := &s.keyLocks[int(h[0])%len(s.keyLocks)]
-	m.Lock()
-	return m.Unlock
+	s.keyMu.Lock()
+	l := s.keyLocks[k]
+	if l == nil {
+		l = &keyLock{}
+		s.keyLocks[k] = l
+	}
+	l.refs++
+	s.keyMu.Unlock()
+	l.mu.Lock()
+	return func() {
+		l.mu.Unlock()
+		s.keyMu.Lock()
+		if l.refs--; l.refs == 0 {
+			delete(s.keyLocks, k)
+		}
+		s.keyMu.Unlock()
+	}
 }

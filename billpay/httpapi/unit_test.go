@@ -3,6 +3,7 @@ package httpapi
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -111,5 +112,27 @@ func TestOpenAPICoversRoutes(t *testing.T) {
 				t.Errorf("%s: not routed (%s)", r, res.body)
 			}
 		}
+	}
+}
+
+func TestLockKey(t *testing.T) {
+	s := &Server{keyLocks: map[string]*keyLock{}}
+	unlockA := s.lockKey("a")
+	// Another key does not wait.
+	done := make(chan struct{})
+	go func() { s.lockKey("b")(); close(done) }()
+	<-done
+	// The same key waits until the first unlocks.
+	got := make(chan struct{})
+	go func() { s.lockKey("a")(); close(got) }()
+	select {
+	case <-got:
+		t.Fatal("the same key was locked twice")
+	case <-time.After(20 * time.Millisecond):
+	}
+	unlockA()
+	<-got
+	if len(s.keyLocks) != 0 {
+		t.Fatalf("%d locks left", len(s.keyLocks))
 	}
 }

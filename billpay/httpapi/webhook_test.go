@@ -186,3 +186,62 @@ func TestBackoff(t *testing.T) {
 		}
 	}
 }
+
+// Notices wait in the durable outbox while the provider is down, across a restart of
+// the host: the next process delivers every one.
+func TestWebhookAcrossRestart(t *testing.T) {
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String() + "/hook"
+	ln.Close()
+	hookCfg := func(url string) func(*Config) {
+		return func(c *Config) {
+			for i := range c.Providers {
+				if c.Providers[i].Code == "AZERISIQ" {
+					c.Providers[i].WebhookURL = url
+				}
+			}
+			c.Webhook = WebhookConfig{PollInterval: 20 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond}
+		}
+	}
+	e1 := newEnv(t, envOpts{dir: dir, dispatch: true, mod: hookCfg(down)})
+	var receipts []string
+	for i := range 10 {
+		var p paymentJSON
+		e1.req("POST", "/v1/payments", DemoKioskKey, payBody("AZERISIQ", "1000000101", "0.25", "cash"), fmt.Sprintf("Idempotency-Key: rs%d", i)).json(t, &p)
+		receipts = append(receipts, p.Receipt)
+	}
+	waitFor(t, 10*time.Second, func() bool { return e1.disp.Status()[0].Failures >= 2 })
+	e1.close()
+
+	hook := &hookServer{}
+	hs := httptestServer(t, hook)
+	e2 := newEnv(t, envOpts{dir: dir, dispatch: true, mod: hookCfg(hs + "/hook")})
+	waitFor(t, 10*time.Second, func() bool {
+		ns, err := e2.core.PendingNotices(context.Background(), "AZERISIQ", 0, 10)
+		return err == nil && len(ns) == 0
+	})
+	got := hook.received()
+	if len(got) != 10 {
+		t.Fatalf("%d notices delivered after the restart, want 10", len(got))
+	}
+	for i, n := range got {
+		if n.Receipt != receipts[i] {
+			t.Fatalf("notice %d is %s, want %s (in order)", i, n.Receipt, receipts[i])
+		}
+	}
+}
+
+func httptestServer(t *testing.T, h http.Handler) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: h}
+	go func() { _ = srv.Serve(ln) }()
+	t.Cleanup(func() { srv.Close() })
+	return "http://" + ln.Addr().String()
+}
