@@ -97,7 +97,7 @@ func recoverState(db *pebble.DB, initial Date) (*recovered, error) {
 
 // sumTransfers recomputes every balance from the transfers.
 func sumTransfers(r pebble.Reader) (map[string]Balance, uint64, TransferID, error) {
-	sums := make(map[string]Balance)
+	acc := make(map[string]*Balance)
 	lo, hi := prefixBounds(prefixTransfer)
 	it, err := r.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
@@ -117,13 +117,16 @@ func sumTransfers(r pebble.Reader) (map[string]Balance, uint64, TransferID, erro
 			kb = append(kb[:0], prefixBalance, byte(p.kind))
 			kb = binary.BigEndian.AppendUint16(kb, uint16(p.cur))
 			kb = append(kb, p.owner...)
-			b := sums[string(kb)]
+			b := acc[string(kb)] // no allocation on lookup
+			if b == nil {
+				b = new(Balance)
+				acc[string(kb)] = b
+			}
 			if p.side == Debit {
 				b.Debits += p.amount
 			} else {
 				b.Credits += p.amount
 			}
-			sums[string(kb)] = b
 		})
 		if err != nil {
 			_ = it.Close()
@@ -131,6 +134,10 @@ func sumTransfers(r pebble.Reader) (map[string]Balance, uint64, TransferID, erro
 		}
 		n++
 		last = id
+	}
+	sums := make(map[string]Balance, len(acc))
+	for k, b := range acc {
+		sums[k] = *b
 	}
 	return sums, n, last, it.Close()
 }
