@@ -63,4 +63,14 @@ func BenchmarkClearing1M(b *testing.B) {
 	}
 	b.Logf("payments %d (same-day reversed %d), providers %d, acquirers %d, files %d, %d MB; posted %d, existing %d",
 		res.Payments, res.SameDay, len(res.Providers), len(res.Acquirers), len(res.Files), size>>20, res.Posted, res.Existing)
+	// The cost of the reversal window: an empty next day whose window holds the 1M
+	// payments (scanned for late reversals, none found).
+	if err := core.Cutover(ctx, 20261103); err != nil {
+		b.Fatal(err)
+	}
+	t0 := time.Now()
+	if _, err := clearing.Run(ctx, clearing.Deps{Core: core}, clearing.Options{Date: 20261102, Dir: dir}); err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("an empty day with the 1M payments in its reversal window: %v", time.Since(t0).Round(time.Millisecond))
 }
