@@ -7,6 +7,7 @@ package billpay
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/billswitch/billswitch/ledger"
 )
@@ -41,20 +42,38 @@ type PaymentSummary struct {
 	ReversalDate ledger.Date // 0 unless Reversed
 }
 
-// PaymentsOn calls fn for every payment and top-up posted on business date date (the
-// receipts of that day, in receipt order) until fn returns false. It reads the last
-// durable state. Cost: one range scan over that day's payment records (about 150 bytes
-// each); nothing is indexed beyond the receipt order.
+// PaymentsOn calls fn for every payment and top-up posted on business date date until
+// fn returns false. It reads the last durable state. A payment's receipt names the day
+// it was taken on, but a cutover between that and its commit re-dates it to the next
+// day, so the receipts of the day before are read too (in receipt order, that day's
+// first). Cost: range scans over two days of payment records (about 150 bytes each);
+// nothing is indexed beyond the receipt order.
 func (c *Core) PaymentsOn(ctx context.Context, date ledger.Date, fn func(PaymentSummary) bool) error {
 	view, err := c.l.View()
 	if err != nil {
 		return err
 	}
 	defer view.Close()
-	pfx := paymentKey(fmt.Sprintf("R%06d", uint32(date)%1_000_000))
+	d := time.Date(int(date)/10000, time.Month(int(date)/100%100), int(date)%100, 0, 0, 0, 0, time.UTC)
+	more := true
+	for _, day := range []ledger.Date{ledger.DateOf(d.AddDate(0, 0, -1)), date} {
+		if !more {
+			break
+		}
+		if more, err = c.paymentsOf(ctx, view, day, date, fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// paymentsOf scans the receipts of day for payments posted on date.
+func (c *Core) paymentsOf(ctx context.Context, view ledger.Reader, day, date ledger.Date, fn func(PaymentSummary) bool) (bool, error) {
+	pfx := paymentKey(fmt.Sprintf("R%06d", uint32(day)%1_000_000))
 	var derr error
+	more := true
 	n := 0
-	err = view.Scan(pfx, prefixEnd(pfx), func(k, v []byte) bool {
+	err := view.Scan(pfx, prefixEnd(pfx), func(k, v []byte) bool {
 		if n++; n%1024 == 0 && ctx.Err() != nil {
 			derr = ctx.Err()
 			return false
@@ -73,10 +92,11 @@ func (c *Core) PaymentsOn(ctx context.Context, date ledger.Date, fn func(Payment
 		if rec.Reversed {
 			s.ReversalDate = ledger.Date(rec.ReversalDate)
 		}
-		return fn(s)
+		more = fn(s)
+		return more
 	})
 	if err != nil {
-		return err
+		return false, err
 	}
-	return derr
+	return more && derr == nil, derr
 }
