@@ -191,3 +191,36 @@ func TestCloseDay(t *testing.T) {
 		t.Fatalf("month end: %v, %d", err, e.st.BusinessDate())
 	}
 }
+
+// A run that posted its settlement but could not write its files (a crash between the
+// two) is finished by the next run: it posts nothing more and writes the files.
+func TestRunAfterFailedWrite(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, vfs.NewMem(), "db")
+	e.debts("AZERSU", map[string][]string{"4000000001": {"WATER:50.00"}})
+	e.pay(pay{key: "a", provider: "AZERSU", account: "4000000001", amount: 2000, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
+	e.cutover(20261102)
+	if err := os.MkdirAll(e.root, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	blocker := filepath.Join(e.root, "2026-11-01")
+	if err := os.WriteFile(blocker, []byte("not a directory"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Run(ctx, Deps{Core: e.core}, Options{Date: 20261101, Dir: e.root}); err == nil {
+		t.Fatal("wrote into a file")
+	}
+	if days, _ := List(e.root); len(days) != 0 {
+		t.Fatalf("an unfinished day is listed: %+v", days)
+	}
+	if err := os.Remove(blocker); err != nil {
+		t.Fatal(err)
+	}
+	r, err := Run(ctx, Deps{Core: e.core}, Options{Date: 20261101, Dir: e.root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Posted != 0 || r.Existing != 2 || len(r.Files) != 5 {
+		t.Fatalf("second run: posted %d, existing %d, files %+v", r.Posted, r.Existing, r.Files)
+	}
+}
