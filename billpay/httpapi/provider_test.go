@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -249,4 +250,42 @@ func TestNoticesPolling(t *testing.T) {
 	wantProblem(t, e.req("POST", "/v1/providers/AZERISIQ/notices/ack", key, map[string]any{}), 400, CodeInvalidField)
 	wantProblem(t, e.req("GET", "/v1/providers/AZERISIQ/notices?after=x", key, nil), 400, CodeInvalidField)
 	wantProblem(t, e.req("GET", "/v1/providers/AZERISIQ/notices?limit=0", key, nil), 400, CodeInvalidField)
+}
+
+// Concurrent updates under one key: with the same body one applies (201) and the others
+// repeat it (200); with different bodies one applies and the others conflict (409).
+func TestProviderUpsertConcurrentKey(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	key := DemoProviderKey("AZERISIQ")
+	const n = 8
+	for _, same := range []bool{true, false} {
+		statuses := make(chan int, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				amount := "5.00"
+				if !same {
+					amount = fmt.Sprintf("5.%02d", i)
+				}
+				r := e.req("PUT", "/v1/providers/AZERISIQ/accounts/2100000001", key, upsertBody("2100000001", "ELEC:202610:"+amount),
+					fmt.Sprintf("Idempotency-Key: same-%v", same))
+				statuses <- r.status
+			}()
+		}
+		wg.Wait()
+		close(statuses)
+		count := map[int]int{}
+		for s := range statuses {
+			count[s]++
+		}
+		other := 200
+		if !same {
+			other = 409
+		}
+		if count[201] != 1 || count[other] != n-1 {
+			t.Fatalf("same body %v: statuses %v", same, count)
+		}
+	}
 }

@@ -136,3 +136,25 @@ func TestLockKey(t *testing.T) {
 		t.Fatalf("%d locks left", len(s.keyLocks))
 	}
 }
+
+// FuzzParseAmount: whatever is accepted round-trips through formatAmount, and never
+// has more fraction digits than the currency.
+func FuzzParseAmount(f *testing.F) {
+	for _, s := range []string{"34.50", "0.01", "-2.00", "1e3", "99999999999.99", ".5", "007", "1.234"} {
+		f.Add(s, uint8(2))
+	}
+	f.Fuzz(func(t *testing.T, s string, d uint8) {
+		digits := int(d % 4)
+		v, err := parseAmount(s, digits, true)
+		if err != nil {
+			return
+		}
+		if _, frac, ok := strings.Cut(s, "."); ok && len(frac) > digits {
+			t.Fatalf("%q accepted with %d digits", s, digits)
+		}
+		back, err := parseAmount(formatAmount(v, digits), digits, true)
+		if err != nil || back != v {
+			t.Fatalf("%q → %d → %q → %d, %v", s, v, formatAmount(v, digits), back, err)
+		}
+	})
+}
