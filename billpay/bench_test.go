@@ -42,6 +42,7 @@ func BenchmarkPay64(b *testing.B) {
 		b.Fatal(err)
 	}
 	run := strconv.FormatInt(time.Now().UnixNano(), 36)
+	s0 := st.Stats()
 	var next atomic.Int64
 	var failed atomic.Value
 	b.ResetTimer()
@@ -73,6 +74,9 @@ func BenchmarkPay64(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/el.Seconds(), "payments/s")
+	if s1 := st.Stats(); s1.Groups > s0.Groups {
+		b.ReportMetric(float64(s1.Commands-s0.Commands)/float64(s1.Groups-s0.Groups), "cmds/group")
+	}
 }
 
 // gendataPath returns a debt list of the conformance kit's generator (provider

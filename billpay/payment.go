@@ -324,35 +324,42 @@ func (c *Core) Pay(ctx context.Context, req PaymentRequest) (*Payment, error) {
 	}
 	unlock := c.lockAccounts(refs)
 	defer unlock()
-	// The key may be a repeat, or have committed while we waited for the locks.
-	if p, done, err := c.replay(ctx, cmdKey, hash); done {
-		return p, err
-	}
+	// A repeat of the key is answered by the ledger at Submit (its stored outcome); the
+	// key is looked up here only when the request would be declined, so that a repeat of
+	// an accepted payment is never declined because its own debts are now paid.
 	view, err := c.l.View()
 	if err != nil {
 		return nil, err
 	}
 	defer view.Close()
-	accts, err := c.resolve(view, req.Target, refs, true)
+	allocs, accts, err := c.allocate(view, &req, refs)
 	if err != nil {
-		return nil, err
-	}
-	if len(accts) == 0 {
-		return nil, declinef(DeclineUnknownAccount, "%s has no open account", req.Target)
-	}
-	dues := make([]AccountDues, len(accts))
-	for i, a := range accts {
-		if a.prov.Currency != req.Currency {
-			return nil, declinef(DeclineInvalidAmount, "currency %d, %s takes %d", req.Currency, a.prov.Code, a.prov.Currency)
+		if p, done, err2 := c.replay(ctx, cmdKey, hash); done {
+			return p, err2
 		}
-		dues[i] = AccountDues{Provider: a.prov, Account: a.ref.Account, Dues: a.rec.dues()}
-	}
-	allocs, err := Allocate(req.Amount, req.Mode, req.Lines, dues, req.Target.RegCode == "")
-	if err != nil {
 		return nil, err
 	}
 	date := uint32(c.l.BusinessDate())
 	return c.commitPayment(ctx, view, &req, cmdKey, hash, resultPayment, allocs, date, nil, accts, "")
+}
+
+func (c *Core) allocate(view ledger.Reader, req *PaymentRequest, refs []AccountRef) ([]Allocation, []targetAccount, error) {
+	accts, err := c.resolve(view, req.Target, refs, true)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(accts) == 0 {
+		return nil, nil, declinef(DeclineUnknownAccount, "%s has no open account", req.Target)
+	}
+	dues := make([]AccountDues, len(accts))
+	for i, a := range accts {
+		if a.prov.Currency != req.Currency {
+			return nil, nil, declinef(DeclineInvalidAmount, "currency %d, %s takes %d", req.Currency, a.prov.Code, a.prov.Currency)
+		}
+		dues[i] = AccountDues{Provider: a.prov, Account: a.ref.Account, Dues: a.rec.dues()}
+	}
+	allocs, err := Allocate(req.Amount, req.Mode, req.Lines, dues, req.Target.RegCode == "")
+	return allocs, accts, err
 }
 
 // redate moves the netting entries of a payment (sign 1) or reversal (sign -1) from
