@@ -235,6 +235,11 @@ func TestCrashMem(t *testing.T) {
 				}
 				acked := w.snapshot()
 				img := fs.CrashClone(vfs.CrashCloneCfg{UnsyncedDataPercent: rng.IntN(101), RNG: rand.New(rand.NewPCG(seed, uint64(p)))})
+				// Verify reads the image as a crashed process left it (read-only, WAL
+				// replayed in memory) before Open recovers it.
+				if rep, err := VerifyFS(img, "db"); err != nil {
+					t.Fatalf("verify crash image: %v\n%s", err, rep)
+				}
 				o := testOptions(img)
 				n := checkRecovered(t, o, acked)
 				if n < len(acked) {
