@@ -29,6 +29,8 @@ usage:
   billswitch serve [flags]                 run the host (billswitch serve --help)
   billswitch ledger verify --data DIR      verify the journal chain and the balances
   billswitch import [flags] FILE           apply a provider debt list (billswitch import --help)
+  billswitch clearing run --date D [--close]   clear a closed business day: registers, positions, payout
+  billswitch clearing list                 list the cleared days and their files
   billswitch version
 `
 
@@ -44,6 +46,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdServe(ctx, args[1:], stdout, stderr, getenv)
 	case "ledger":
 		err = cmdLedger(ctx, args[1:], stdout, stderr)
+	case "clearing":
+		err = cmdClearing(ctx, args[1:], stdout, stderr, getenv)
 	case "import":
 		err = cmdImport(ctx, args[1:], stdout, stderr, getenv)
 	case "version", "--version":
