@@ -53,6 +53,7 @@ func BenchmarkPaymentsTCP(b *testing.B) {
 	}{
 		{"terminal-cash/1x1", specs.LinkTerminal, cashTerm, false, 1, 1},
 		{"terminal-cash/16x4", specs.LinkTerminal, cashTerm, false, 16, 4},
+		{"terminal-cash/32x8", specs.LinkTerminal, cashTerm, false, 32, 8},
 		{"pc-atm/16x4", specs.LinkPC, "ATM00001", false, 16, 4},
 		{"terminal-card-via-pc/16x4", specs.LinkTerminal, cardTerm, true, 16, 4},
 	} {
