@@ -34,7 +34,6 @@ const (
 const (
 	cmdPay         = "bp/pay/"
 	cmdReverse     = "bp/rev/"
-	cmdTopUp       = "bp/top/"
 	cmdImport      = "bp/imp/"
 	cmdImportStage = "bp/imps/"
 	cmdRegister    = "bp/sub/"

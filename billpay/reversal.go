@@ -209,7 +209,7 @@ func (c *Core) findOriginal(ctx context.Context, view ledger.Reader, req *Revers
 	var out ledger.Outcome
 	receipt := req.Receipt
 	if receipt == "" {
-		for _, ns := range []string{cmdPay, cmdTopUp} {
+		for _, ns := range []string{cmdPay} { // payments and top-ups share the key space
 			o, ok, err := c.l.Lookup(ctx, append([]byte(ns), req.OriginalKey...))
 			if err != nil {
 				return nil, "", out, err
