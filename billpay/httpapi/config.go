@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -250,6 +251,12 @@ func (c *Config) defaults() error {
 		}
 		if err := key(p.Key, "provider "+p.Code); err != nil {
 			return err
+		}
+		if p.WebhookURL != "" {
+			u, err := url.Parse(p.WebhookURL)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("httpapi: provider %s: webhook URL %q is not an http(s) URL", p.Code, p.WebhookURL)
+			}
 		}
 	}
 	return nil

@@ -37,6 +37,7 @@ func TestParseConfig(t *testing.T) {
 		{"bad channel", strings.Replace(sampleConfig, "channel: WEB", "channel: ATM", 1), "channel"},
 		{"missing env", strings.Replace(sampleConfig, "WEB_KEY", "NOPE_KEY", 1), "NOPE_KEY"},
 		{"short key", strings.Replace(sampleConfig, "operator-key-0123", "short", 1), "shorter"},
+		{"bad webhook", strings.Replace(sampleConfig, "https://azerisiq.example/notices", "ftp://x", 1), "webhook"},
 		{"shared key", strings.Replace(sampleConfig, "operator-key-0123", "kiosk-key-0123456", 1), "share"},
 	} {
 		if _, err := ParseConfig("http.yaml", []byte(c.edit), func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), c.want) {
