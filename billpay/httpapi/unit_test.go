@@ -158,3 +158,48 @@ func FuzzParseAmount(f *testing.F) {
 		}
 	})
 }
+
+// Every $ref of the OpenAPI document resolves.
+func TestOpenAPIRefs(t *testing.T) {
+	var doc map[string]any
+	if err := yaml.Unmarshal(OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	resolve := func(ref string) bool {
+		var cur any = doc
+		for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			m, ok := cur.(map[string]any)
+			if !ok {
+				return false
+			}
+			if cur, ok = m[part]; !ok {
+				return false
+			}
+		}
+		return true
+	}
+	n := 0
+	var walk func(v any)
+	walk = func(v any) {
+		switch x := v.(type) {
+		case map[string]any:
+			for k, c := range x {
+				if k == "$ref" {
+					n++
+					if s, _ := c.(string); !strings.HasPrefix(s, "#/") || !resolve(s) {
+						t.Errorf("unresolved $ref %v", c)
+					}
+				}
+				walk(c)
+			}
+		case []any:
+			for _, c := range x {
+				walk(c)
+			}
+		}
+	}
+	walk(doc)
+	if n < 50 {
+		t.Fatalf("only %d $refs found", n)
+	}
+}
