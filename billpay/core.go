@@ -38,7 +38,7 @@ type Core struct {
 
 	// Payments on one account are serialized (read → allocate → durable commit) so two
 	// never pay the same debt; different accounts run in parallel.
-	acctLocks [512]sync.Mutex
+	acctLocks [4096]sync.Mutex
 	subLocks  [64]sync.Mutex
 
 	// Imports of a provider exclude payments to it while the file's atomic apply commits.
