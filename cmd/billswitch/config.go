@@ -20,14 +20,17 @@ import (
 // environment variable, and a command-line flag. The table in README.md is generated
 // from the same names (yaml key, env var, flag).
 type Config struct {
-	Data      string `yaml:"data" env:"BILLSWITCH_DATA" flag:"data" usage:"Pebble data directory (created if missing)"`
-	PCAddr    string `yaml:"pc_addr" env:"BILLSWITCH_PC_ADDR" flag:"pc-addr" usage:"listen address of the PC link (pc87a)"`
-	TermAddr  string `yaml:"term_addr" env:"BILLSWITCH_TERM_ADDR" flag:"term-addr" usage:"listen address of the terminal link (term87b)"`
-	HTTPAddr  string `yaml:"http_addr" env:"BILLSWITCH_HTTP_ADDR" flag:"http-addr" usage:"listen address of the HTTP bill-pay API"`
-	AdminAddr string `yaml:"admin_addr" env:"BILLSWITCH_ADMIN_ADDR" flag:"admin-addr" usage:"listen address of the admin port (/metrics, /healthz)"`
-	Demo      bool   `yaml:"demo" env:"BILLSWITCH_DEMO" flag:"demo" usage:"use the embedded demo registry, providers and fixture data"`
-	Registry  string `yaml:"registry" env:"BILLSWITCH_REGISTRY" flag:"registry" usage:"terminal and institution registry YAML (required without --demo)"`
-	Providers string `yaml:"providers" env:"BILLSWITCH_PROVIDERS" flag:"providers" usage:"provider registry YAML (required without --demo)"`
+	Data       string `yaml:"data" env:"BILLSWITCH_DATA" flag:"data" usage:"Pebble data directory (created if missing)"`
+	PCAddr     string `yaml:"pc_addr" env:"BILLSWITCH_PC_ADDR" flag:"pc-addr" usage:"listen address of the PC link (pc87a)"`
+	TermAddr   string `yaml:"term_addr" env:"BILLSWITCH_TERM_ADDR" flag:"term-addr" usage:"listen address of the terminal link (term87b)"`
+	HTTPAddr   string `yaml:"http_addr" env:"BILLSWITCH_HTTP_ADDR" flag:"http-addr" usage:"listen address of the HTTP bill-pay API"`
+	AdminAddr  string `yaml:"admin_addr" env:"BILLSWITCH_ADMIN_ADDR" flag:"admin-addr" usage:"listen address of the admin port (/metrics, /healthz)"`
+	Demo       bool   `yaml:"demo" env:"BILLSWITCH_DEMO" flag:"demo" usage:"use the embedded demo registry, providers and fixture data"`
+	Registry   string `yaml:"registry" env:"BILLSWITCH_REGISTRY" flag:"registry" usage:"terminal and institution registry YAML (required without --demo)"`
+	HTTPConfig string `yaml:"http_config" env:"BILLSWITCH_HTTP_CONFIG" flag:"http-config" usage:"HTTP API clients, operators, provider keys, webhooks (YAML; required without --demo)"`
+	Providers  string `yaml:"providers" env:"BILLSWITCH_PROVIDERS" flag:"providers" usage:"provider registry YAML (required without --demo)"`
+
+	HostID string `yaml:"host_id" env:"BILLSWITCH_HOST_ID" flag:"host-id" usage:"the host's own acquiring institution id (DE 32 towards PCs), 1-11 digits"`
 
 	LogLevel  string `yaml:"log_level" env:"BILLSWITCH_LOG_LEVEL" flag:"log-level" usage:"debug, info, warn or error"`
 	LogFormat string `yaml:"log_format" env:"BILLSWITCH_LOG_FORMAT" flag:"log-format" usage:"json (one line per event) or console"`
@@ -50,6 +53,7 @@ func DefaultConfig() Config {
 		TermAddr:        "127.0.0.1:8584",
 		HTTPAddr:        "127.0.0.1:8080",
 		AdminAddr:       "127.0.0.1:9090",
+		HostID:          "999999",
 		LogLevel:        "info",
 		LogFormat:       "json",
 		MaxConns:        4096,
@@ -81,6 +85,12 @@ func (c Config) Validate() error {
 	}
 	if !c.Demo && (c.Registry == "" || c.Providers == "") {
 		errs = append(errs, errors.New("registry and providers files are required without --demo"))
+	}
+	if !c.Demo && c.HTTPAddr != "" && c.HTTPConfig == "" {
+		errs = append(errs, errors.New("http_config is required without --demo when http_addr is set"))
+	}
+	if n := len(c.HostID); n < 1 || n > 11 || strings.Trim(c.HostID, "0123456789") != "" {
+		errs = append(errs, fmt.Errorf("host_id %q: want 1-11 digits", c.HostID))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -9,13 +9,20 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/billswitch/billswitch/billpay"
+	"github.com/billswitch/billswitch/billpay/clearing"
+	"github.com/billswitch/billswitch/billpay/httpapi"
+	"github.com/billswitch/billswitch/internal/httpcards"
 	"github.com/billswitch/billswitch/specs"
 	hostswitch "github.com/billswitch/billswitch/switch"
+	"github.com/billswitch/billswitch/switch/bills"
+	"github.com/billswitch/billswitch/switch/pcclient"
 	"github.com/billswitch/billswitch/terminals"
 )
 
@@ -34,11 +41,15 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return usageErr("%v", err)
 	}
 	log := newLogger(stdout, cfg.LogLevel, cfg.LogFormat)
-	return serve(ctx, cfg, log)
+	return serve(ctx, cfg, log, getenv)
 }
 
 // serve runs the host until ctx ends, then shuts it down gracefully.
-func serve(ctx context.Context, cfg Config, log zerolog.Logger) error {
+func serve(parent context.Context, cfg Config, log zerolog.Logger, getenv func(string) string) error {
+	// Background loops (cutover, webhook delivery) run under ctx; every early return
+	// cancels it before waiting for them.
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
 	reg, err := loadRegistry(cfg)
 	if err != nil {
 		return err
@@ -71,6 +82,24 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger) error {
 	if err != nil {
 		return err
 	}
+	businessDate := func() string { return fmt.Sprintf("%04d", uint32(store.BusinessDate())%10000) }
+	links := terminals.NewLinks(time.Now)
+	var connSeq atomic.Uint64
+	var inbound pcclient.InboundHandler // bound below, once the router has its handlers
+	clients, err := pcclient.New(pcclient.Config{
+		HostID:       cfg.HostID,
+		Dialect:      pc,
+		WriteTimeout: cfg.WriteTimeout,
+		Links:        links,
+		ConnID:       func() terminals.ConnID { return terminals.ConnID(1<<62 | connSeq.Add(1)) },
+		Inbound: func(ctx context.Context, p pcclient.Peer, m *specs.Message) (*specs.Message, error) {
+			return inbound(ctx, p, m)
+		},
+		Logger: log.With().Str("component", "pcclient").Logger(),
+	}, reg, store)
+	if err != nil {
+		return err
+	}
 	host, err := hostswitch.New(hostswitch.Config{
 		PCAddr:          cfg.PCAddr,
 		TerminalAddr:    cfg.TermAddr,
@@ -80,28 +109,77 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger) error {
 		ReadIdleTimeout: idle(cfg.IdleTimeout),
 		WriteTimeout:    cfg.WriteTimeout,
 		ShutdownGrace:   cfg.ShutdownGrace,
+		HostID:          cfg.HostID,
 	}, hostswitch.Deps{
-		PC:        pc,
-		Terminal:  term,
-		Directory: reg,
-		Logger:    log,
-		BusinessDate: func() string {
-			return fmt.Sprintf("%04d", uint32(store.BusinessDate())%10000)
-		},
+		PC:           pc,
+		Terminal:     term,
+		Directory:    reg,
+		Links:        links,
+		Logger:       log,
+		BusinessDate: businessDate,
 	})
 	if err != nil {
 		return err
 	}
+	if _, err := bills.Register(host.Router(), bills.Deps{
+		Core:       core,
+		Registry:   reg,
+		Authorizer: bills.PCAuthorizer{Clients: clients},
+		Logger:     log.With().Str("component", "bills").Logger(),
+	}); err != nil {
+		return err
+	}
+	inbound = bills.Inbound(host.Router(), reg, businessDate)
+	clear := &clearingAfterCutover{core: core, store: store, dir: filepath.Join(cfg.Data, "clearing"), tz: tz, log: log, last: store.BusinessDate()}
+	cut, err := bills.NewCutover(bills.CutoverConfig{
+		// Every cutover goes through billpay's day gate, so no payment straddles it.
+		Ledger:     clearing.GatedLedger{Ledger: store, Core: core},
+		Announcers: []bills.Announcer{bills.HostAnnouncer{Host: host}, clients, clear},
+		At:         cfg.CutoverAt,
+		Location:   tz,
+		Logger:     log.With().Str("component", "cutover").Logger(),
+	})
+	if err != nil {
+		return err
+	}
+	// The PC clients outlive ctx: in-flight authorizations finish during the host's
+	// graceful shutdown; the deferred Close stops them after it.
+	if err := clients.Start(context.WithoutCancel(ctx)); err != nil {
+		return err
+	}
+	defer clients.Close()
 	if err := host.Start(ctx); err != nil {
 		return err
 	}
+	cutDone := make(chan struct{})
+	go func() { defer close(cutDone); _ = cut.Run(ctx) }()
+	defer func() { cancel(); <-cutDone; clear.wait() }()
 
-	admin, err := listenHTTP(cfg.AdminAddr, adminMux(host.MetricsHandler()))
+	admin, err := listenHTTP(cfg.AdminAddr, adminMux(host.MetricsHandler(), adminAPI{cut: cut, links: links, clients: clients, store: store}))
 	if err != nil {
 		_ = host.Shutdown(context.Background())
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	api, err := listenHTTP(cfg.HTTPAddr, http.NotFoundHandler())
+	httpCfg, err := loadHTTPConfig(cfg, core, tz, getenv)
+	if err != nil {
+		_ = host.Shutdown(context.Background())
+		admin.close()
+		return err
+	}
+	apiHandler, dispatcher, err := httpapi.New(httpCfg, httpapi.Deps{
+		Core:       core,
+		Authorizer: httpcards.New(bills.PCAuthorizer{Clients: clients}, reg),
+		Logger:     log.With().Str("component", "http").Logger(),
+	})
+	if err != nil {
+		_ = host.Shutdown(context.Background())
+		admin.close()
+		return err
+	}
+	dispDone := make(chan struct{})
+	go func() { defer close(dispDone); _ = dispatcher.Run(ctx) }()
+	defer func() { cancel(); <-dispDone }()
+	api, err := listenHTTP(cfg.HTTPAddr, apiHandler)
 	if err != nil {
 		_ = host.Shutdown(context.Background())
 		admin.close()
@@ -119,13 +197,30 @@ func serve(ctx context.Context, cfg Config, log zerolog.Logger) error {
 
 	<-ctx.Done()
 	log.Info().Msg("shutting down")
-	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
-	defer cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), cfg.ShutdownGrace)
+	defer scancel()
 	err = host.Shutdown(sctx)
 	api.shutdown(sctx)
 	admin.shutdown(sctx)
 	log.Info().Err(err).Msg("stopped")
 	return err
+}
+
+func loadHTTPConfig(cfg Config, core *billpay.Core, tz *time.Location, getenv func(string) string) (httpapi.Config, error) {
+	var c httpapi.Config
+	var err error
+	if cfg.HTTPConfig == "" && cfg.Demo {
+		c = httpapi.DemoConfig(core.Registry())
+	} else if cfg.HTTPConfig != "" {
+		c, err = httpapi.LoadConfig(cfg.HTTPConfig, getenv)
+		if err != nil {
+			return c, err
+		}
+	}
+	if c.Location == nil {
+		c.Location = tz
+	}
+	return c, nil
 }
 
 func loadRegistry(cfg Config) (*terminals.Registry, error) {
@@ -142,9 +237,11 @@ func idle(d time.Duration) time.Duration {
 	return d
 }
 
-func adminMux(metrics http.Handler) *http.ServeMux {
+func adminMux(metrics http.Handler, api adminAPI) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.Handle("/", metrics) // /metrics, /healthz, /readyz
+	mux.HandleFunc("POST /admin/cutover", api.cutover)
+	mux.HandleFunc("GET /admin/links", api.linkState)
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
