@@ -167,6 +167,15 @@ func RunDemoTraffic(ctx context.Context, t DemoTargets, d time.Duration) (DemoSu
 		if err := pc.Connect(ctx); err != nil {
 			return r.sum, fmt.Errorf("demo: PC link: %w", err)
 		}
+		if t.PCListen != "" {
+			// Card payments start only once the host's own link to this PC is up.
+			wctx, cancel := context.WithTimeout(ctx, 35*time.Second)
+			err := pc.WaitHost(wctx)
+			cancel()
+			if err != nil {
+				return r.sum, fmt.Errorf("demo: %w", err)
+			}
+		}
 	}
 	var pos *POS
 	if t.TermAddr != "" {

@@ -141,6 +141,29 @@ func (p *PC) adopt(ctx context.Context, c *Conn, dialled bool) error {
 	return nil
 }
 
+// WaitHost waits until the host has dialled this PC's listener and the connection
+// signed on, so that the host's card authorizations have a link to come on.
+func (p *PC) WaitHost(ctx context.Context) error {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	for {
+		p.mu.Lock()
+		up := false
+		for _, c := range p.conns {
+			up = up || !c.dialled
+		}
+		p.mu.Unlock()
+		if up {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("pc: the host did not dial %s: %w", p.cfg.Listen, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // Listen accepts the host's connections on cfg.Listen in the background; each is
 // answered as issuer and signed on for payments. It returns the bound address.
 func (p *PC) Listen(ctx context.Context) (string, error) {

@@ -17,3 +17,14 @@ func Demo() *Registry {
 	}
 	return r
 }
+
+// DemoDialling is the demo registry with the host dialling processing centre 100001 at
+// addr, for `billswitch demo`, whose simulated PC also authorizes the terminal's card
+// payments on the connection the host dials.
+func DemoDialling(addr string) *Registry {
+	r := Demo()
+	if inst, ok := r.Institution("100001"); ok {
+		inst.Dial = []string{addr}
+	}
+	return r
+}

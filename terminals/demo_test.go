@@ -63,3 +63,14 @@ func TestExampleHoldsDemo(t *testing.T) {
 		t.Errorf("example routes the kit's PAN to %v", in)
 	}
 }
+
+func TestDemoDialling(t *testing.T) {
+	r := DemoDialling("127.0.0.1:9999")
+	inst, ok := r.Institution("100001")
+	if !ok || len(inst.Dial) != 1 || inst.Dial[0] != "127.0.0.1:9999" {
+		t.Fatalf("100001 dial = %v, want [127.0.0.1:9999]", inst)
+	}
+	if plain, _ := Demo().Institution("100001"); len(plain.Dial) != 0 {
+		t.Fatalf("Demo() must stay undialled, got %v", plain.Dial)
+	}
+}

@@ -26,12 +26,19 @@ type adminAPI struct {
 
 // cutover closes the business day now (POST /admin/cutover).
 func (a adminAPI) cutover(w http.ResponseWriter, r *http.Request) {
+	before := a.store.BusinessDate()
 	next, err := a.cut.Now(r.Context())
-	if err != nil {
+	if a.store.BusinessDate() == before {
 		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"business_date": dateString(next)})
+	out := map[string]string{"closed": dateString(before), "business_date": dateString(next)}
+	if err != nil {
+		// The day is closed; only announcing it to some PC failed (they learn the
+		// date from DE 15 of the next response anyway).
+		out["warning"] = err.Error()
+	}
+	writeJSON(w, http.StatusOK, out)
 }
 
 // linkState lists PC connections, accepted and dialled, with their sign-on, and the

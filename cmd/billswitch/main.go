@@ -27,6 +27,8 @@ const usage = `billswitch — national bill-payment switch
 
 usage:
   billswitch serve [flags]                 run the host (billswitch serve --help)
+  billswitch demo [--duration 10s]         the demo host plus simulated traffic from every channel,
+                                           then a summary: payments by channel, a receipt, a register
   billswitch ledger verify --data DIR      verify the journal chain and the balances
   billswitch import [flags] FILE           apply a provider debt list (billswitch import --help)
   billswitch clearing run --date D [--close]   clear a closed business day: registers, positions, payout
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdServe(ctx, args[1:], stdout, stderr, getenv)
 	case "ledger":
 		err = cmdLedger(ctx, args[1:], stdout, stderr)
+	case "demo":
+		err = cmdDemo(ctx, args[1:], stdout, stderr, getenv)
 	case "clearing":
 		err = cmdClearing(ctx, args[1:], stdout, stderr, getenv)
 	case "import":

@@ -41,18 +41,34 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return usageErr("%v", err)
 	}
 	log := newLogger(stdout, cfg.LogLevel, cfg.LogFormat)
-	return serve(ctx, cfg, log, getenv)
+	return serve(ctx, cfg, log, getenv, serveHooks{})
 }
 
 // serve runs the host until ctx ends, then shuts it down gracefully.
-func serve(parent context.Context, cfg Config, log zerolog.Logger, getenv func(string) string) error {
+// serveHooks let `billswitch demo` run the same host with its own registry and learn
+// where it listens.
+type serveHooks struct {
+	registry *terminals.Registry // nil: from cfg
+	ready    func(readyInfo)     // called once every listener is up
+}
+
+// readyInfo is what a running host tells its hooks.
+type readyInfo struct {
+	PC, Term, HTTP, Admin string
+	RegCode               string // the demo subscriber's code ("" without --demo)
+}
+
+func serve(parent context.Context, cfg Config, log zerolog.Logger, getenv func(string) string, hooks serveHooks) error {
 	// Background loops (cutover, webhook delivery) run under ctx; every early return
 	// cancels it before waiting for them.
 	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
-	reg, err := loadRegistry(cfg)
-	if err != nil {
-		return err
+	reg := hooks.registry
+	if reg == nil {
+		var err error
+		if reg, err = loadRegistry(cfg); err != nil {
+			return err
+		}
 	}
 	tz, err := time.LoadLocation(cfg.Timezone)
 	if err != nil {
@@ -67,11 +83,13 @@ func serve(parent context.Context, cfg Config, log zerolog.Logger, getenv func(s
 			log.Error().Err(err).Msg("closing the ledger store")
 		}
 	}()
+	var regCode string
 	if cfg.Demo {
 		code, err := billpay.SeedDemo(ctx, core)
 		if err != nil {
 			return fmt.Errorf("seeding the demo data: %w", err)
 		}
+		regCode = code
 		log.Info().Str("regcode", code).Msg("demo subscriber registration code: " + code)
 	}
 	pc, err := specs.NewPC87A()
@@ -194,6 +212,9 @@ func serve(parent context.Context, cfg Config, log zerolog.Logger, getenv func(s
 		Str("data", cfg.Data).
 		Bool("demo", cfg.Demo).
 		Msg("listeners ready")
+	if hooks.ready != nil {
+		hooks.ready(readyInfo{PC: host.Addr(specs.LinkPC), Term: host.Addr(specs.LinkTerminal), HTTP: api.addr(), Admin: admin.addr(), RegCode: regCode})
+	}
 
 	<-ctx.Done()
 	log.Info().Msg("shutting down")
