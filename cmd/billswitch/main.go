@@ -33,6 +33,7 @@ usage:
   billswitch import [flags] FILE           apply a provider debt list (billswitch import --help)
   billswitch clearing run --date D [--close]   clear a closed business day: registers, positions, payout
   billswitch clearing list                 list the cleared days and their files
+  billswitch providers list|show|check|export|add|remove   manage the provider registry file
   billswitch version
 `
 
@@ -48,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 		err = cmdServe(ctx, args[1:], stdout, stderr, getenv)
 	case "ledger":
 		err = cmdLedger(ctx, args[1:], stdout, stderr)
+	case "providers":
+		err = cmdProviders(ctx, args[1:], stdout, stderr, getenv)
 	case "demo":
 		err = cmdDemo(ctx, args[1:], stdout, stderr, getenv)
 	case "clearing":
