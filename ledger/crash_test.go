@@ -181,6 +181,28 @@ func checkRecovered(t testing.TB, opts Options, acked map[string]ack) int {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Exactly once: no payment was posted twice (each carries its key as PaymentID;
+	// a reversal copies the refs of its original, so count payments only).
+	seenPay := make(map[string]bool)
+	lo, hi = prefixBounds(prefixTransfer)
+	err = v.Scan(lo, hi, func(k, val []byte) bool {
+		tr, err := decodeTransfer(0, val)
+		if err != nil {
+			t.Errorf("transfer %x: %v", k, err)
+			return false
+		}
+		if tr.Code == CodePayment && tr.Refs.PaymentID != "" {
+			if seenPay[tr.Refs.PaymentID] {
+				t.Errorf("payment %s posted twice", tr.Refs.PaymentID)
+				return false
+			}
+			seenPay[tr.Refs.PaymentID] = true
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	committed := 0
 	rep, err := s.Verify()
 	if err != nil {
