@@ -190,8 +190,7 @@ func (c *conn) readLoop() {
 			label, detail = "closed", "closed while waiting for a handler"
 			break
 		}
-		c.h.wg.Add(1)
-		go c.serve(in)
+		c.h.dispatch(c, in)
 	}
 	if now {
 		c.close(label, detail)
@@ -238,9 +237,8 @@ func (c *conn) readError(err error) (label, detail string, now bool) {
 	return "read_error", err.Error(), false
 }
 
-// serve runs one request on a handler-pool place.
+// serve runs one request on a handler-pool place (taken by the reader).
 func (c *conn) serve(in *inbound) {
-	defer c.h.wg.Done()
 	out := c.process(in)
 	<-c.h.workers // free the pool before queueing: writing is the connection's own business
 	c.deliver(out)

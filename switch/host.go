@@ -28,6 +28,7 @@ type Host struct {
 
 	listeners []*listener
 	workers   chan struct{} // shared handler pool (semaphore)
+	jobs      chan job      // requests for idle handler goroutines (unbuffered)
 	bufs      sync.Pool
 
 	baseCtx context.Context // handlers' context; cancelled by a Shutdown out of grace
@@ -71,6 +72,7 @@ func New(cfg Config, deps Deps) (*Host, error) {
 		log:     deps.Logger,
 		bizDate: deps.BusinessDate,
 		workers: make(chan struct{}, cfg.Workers),
+		jobs:    make(chan job),
 		conns:   map[terminals.ConnID]*conn{},
 		stopped: make(chan struct{}),
 	}
