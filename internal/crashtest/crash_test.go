@@ -55,14 +55,15 @@ type config struct {
 	termConns  int
 	pcConns    int
 	inflight   int // goroutines per connection
+	httpConc   int // concurrent HTTP kiosk payments
 	maxAmount  int64
 	httpChecks int // approved receipts checked over HTTP per round (all when ≤ 0)
 }
 
 func testConfig() config {
-	c := config{rounds: 2, load: 2 * time.Second, termConns: 3, pcConns: 2, inflight: 8, maxAmount: 5, httpChecks: 0}
+	c := config{rounds: 2, load: 2 * time.Second, termConns: 3, pcConns: 2, inflight: 8, httpConc: 8, maxAmount: 5, httpChecks: 0}
 	if os.Getenv("BILLSWITCH_SOAK") == "1" {
-		c.rounds, c.load, c.inflight = 8, 6*time.Second, 16
+		c.rounds, c.load, c.inflight, c.httpConc = 8, 6*time.Second, 16, 16
 	}
 	if !testing.Short() && os.Getenv("BILLSWITCH_SOAK") != "1" {
 		c.rounds = 3
@@ -76,8 +77,10 @@ func testConfig() config {
 // payReq is one payment the client sent and what became of it. Its fields after msg
 // are guarded by tester.mu.
 type payReq struct {
-	link    specs.Link
+	link    specs.Link     // linkHTTP: a kiosk payment over the HTTP API
 	msg     *specs.Message // the 0200 as sent (its key: DE 32/link, DE 41, DE 11, DE 7)
+	idem    string         // HTTP: the Idempotency-Key
+	body    string         // HTTP: the request body
 	account string
 	amount  int64
 	round   int
@@ -89,7 +92,13 @@ type payReq struct {
 	settled  string // how the reconciliation settled it (for the summary)
 }
 
+// linkHTTP marks a payment made over the HTTP API (specs' links start at 1).
+const linkHTTP specs.Link = 0
+
 func (p *payReq) key() string {
+	if p.link == linkHTTP {
+		return "http/" + p.idem
+	}
 	return fmt.Sprintf("%d/%s/%s/%s/%s", p.link, p.msg.AcquirerID, p.msg.TerminalID, p.msg.STAN, p.msg.TransmissionDateTime)
 }
 
@@ -106,8 +115,9 @@ type tester struct {
 	issuer  *simulators.Issuer
 	cardSeq atomic.Uint32
 
-	mu   sync.Mutex
-	reqs []*payReq
+	mu       sync.Mutex
+	reqs     []*payReq
+	killedAt map[int]time.Time // round → when the SIGKILL was sent
 
 	// violations of the invariants, found by the checks.
 	vmu        sync.Mutex
@@ -159,7 +169,7 @@ func newTester(t *testing.T, cfg config) *tester {
 	}
 	t.Logf("seed %d (BILLSWITCH_CRASH_SEED=%d repeats the kill moments and amounts)", seed, seed)
 	tmp := t.TempDir()
-	ts := &tester{t: t, cfg: cfg, seed: seed, dataDir: filepath.Join(tmp, "data"), logDir: tmp, keys: simulators.NewKeys()}
+	ts := &tester{t: t, cfg: cfg, seed: seed, killedAt: map[int]time.Time{}, dataDir: filepath.Join(tmp, "data"), logDir: tmp, keys: simulators.NewKeys()}
 	var err error
 	if ts.pcD, err = specs.NewPC87A(); err != nil {
 		t.Fatal(err)
@@ -281,10 +291,21 @@ func (ts *tester) load(h *hostProc, round int, killAt time.Duration) int {
 			}()
 		}
 	}
+	for j := 0; j < ts.cfg.httpConc; j++ {
+		wg.Add(1)
+		rng := rand.New(rand.NewPCG(ts.seed+uint64(round), uint64(1_000_000+j)))
+		go func() {
+			defer wg.Done()
+			ts.httpSender(h.HTTPAddr, round, j, rng, stop, &sent)
+		}()
+	}
 	select {
 	case <-time.After(killAt):
 	case <-ctx.Done():
 	}
+	ts.mu.Lock()
+	ts.killedAt[round] = time.Now()
+	ts.mu.Unlock()
 	h.Kill()
 	close(stop)
 	wg.Wait()
@@ -334,6 +355,9 @@ func (ts *tester) sender(c *simulators.Conn, link specs.Link, round int, rng *ra
 func (ts *tester) checkApproval(p *payReq, res simulators.PaymentResult, what string) {
 	if res.AuthID == "" || res.Receipt == "" {
 		ts.violate("%s of %s approved without DE 38 (%q) or receipt (%q)", what, p.key(), res.AuthID, res.Receipt)
+	}
+	if p.link == linkHTTP {
+		return // the HTTP answer's allocations are not read here
 	}
 	var sum int64
 	for _, a := range res.Allocated {
@@ -389,9 +413,11 @@ func (ts *tester) dialPC(ctx context.Context, h *hostProc) *simulators.Conn {
 	return c
 }
 
-// checkConns are the connections of the checks: one per link.
+// checkConns are the connections of the checks: one per ISO link, and an HTTP client.
 type checkConns struct {
 	term, pc *simulators.Conn
+	http     *http.Client
+	httpAddr string
 }
 
 func (ts *tester) checkConns(h *hostProc) checkConns {
@@ -401,7 +427,7 @@ func (ts *tester) checkConns(h *hostProc) checkConns {
 	if err != nil {
 		ts.t.Fatalf("dial terminal link: %v", err)
 	}
-	return checkConns{term: term, pc: ts.dialPC(ctx, h)}
+	return checkConns{term: term, pc: ts.dialPC(ctx, h), http: &http.Client{Timeout: 15 * time.Second}, httpAddr: h.HTTPAddr}
 }
 
 func (cc checkConns) on(link specs.Link) *simulators.Conn {
@@ -414,15 +440,22 @@ func (cc checkConns) on(link specs.Link) *simulators.Conn {
 func (cc checkConns) Close() {
 	cc.term.Close()
 	cc.pc.Close()
+	cc.http.CloseIdleConnections()
 }
 
-// repeat sends the 0201 of a payment and reads its 0210.
-func (ts *tester) repeat(cc checkConns, p *payReq) (simulators.PaymentResult, error) {
+// repeat sends the payment again under its key: the 0201 of an ISO payment (reading
+// its 0210), the same POST of an HTTP one. fresh is true when the host says it
+// processed the request as new (only the HTTP API says so: 201 rather than 200).
+func (ts *tester) repeat(cc checkConns, p *payReq) (res simulators.PaymentResult, fresh bool, err error) {
+	if p.link == linkHTTP {
+		return ts.httpRepeat(cc, p)
+	}
 	resp, err := cc.on(p.link).RoundTripTimeout(simulators.Repeat("0201", p.msg), 15*time.Second)
 	if err != nil {
-		return simulators.PaymentResult{}, err
+		return simulators.PaymentResult{}, false, err
 	}
-	return simulators.ParsePayment(resp)
+	res, err = simulators.ParsePayment(resp)
+	return res, false, err
 }
 
 // reconcile settles and checks the payments of one round after the restart.
@@ -445,52 +478,75 @@ func (ts *tester) reconcile(h *hostProc, round int) string {
 		counts[s]++
 		cmu.Unlock()
 	}
+	ts.mu.Lock()
+	killedAt := ts.killedAt[round]
+	ts.mu.Unlock()
 	ts.parallel(mine, 16, func(p *payReq) {
 		ts.mu.Lock()
 		answered, rc, auth, receipt := p.answered, p.rc, p.authID, p.receipt
 		ts.mu.Unlock()
-		res, err := ts.repeat(cc, p)
+		res, fresh, err := ts.repeat(cc, p)
 		if err != nil {
-			ts.violate("round %d: 0201 of %s: %v", round, p.key(), err)
+			ts.violate("round %d: repeat of %s: %v", round, p.key(), err)
 			return
+		}
+		kind := "ISO"
+		if p.link == linkHTTP {
+			kind = "HTTP"
 		}
 		switch {
 		case answered && rc == "00":
 			// An approval the client holds must stand, unchanged, exactly once.
-			if res.RC != "00" || res.AuthID != auth || res.Receipt != receipt {
-				ts.violate("round %d: approved %s (DE 38 %s, receipt %s, %d) lost after the crash: its 0201 got DE 39 %s, DE 38 %q, receipt %q",
-					round, p.key(), auth, receipt, p.amount, res.RC, res.AuthID, res.Receipt)
+			if res.RC != "00" || res.AuthID != auth || res.Receipt != receipt || fresh {
+				ts.violate("round %d: approved %s (auth %s, receipt %s, %d) lost after the crash: its repeat got %s, auth %q, receipt %q, processed as new %v",
+					round, p.key(), auth, receipt, p.amount, res.RC, res.AuthID, res.Receipt, fresh)
 				return
 			}
-			count("approved, replayed")
+			count(kind + " approved: replayed")
 		case answered:
-			// A decline stands too (a 96 posted nothing and may be processed anew).
-			if res.RC != rc && rc != "96" {
-				ts.violate("round %d: declined %s (DE 39 %s): its 0201 got DE 39 %s", round, p.key(), rc, res.RC)
+			// A decline stands too (a 96 or HTTP 5xx posted nothing and may be
+			// processed anew).
+			if res.RC != rc && rc != "96" && !strings.HasPrefix(rc, "http 5") {
+				ts.violate("round %d: declined %s (%s): its repeat got %s", round, p.key(), rc, res.RC)
 				return
 			}
 			if res.RC == "00" {
-				ts.checkApproval(p, res, "0201")
+				ts.checkApproval(p, res, "repeat")
 				ts.settle(p, res)
 			}
-			count("declined " + rc + ", 0201 " + res.RC)
+			count(kind + " declined " + rc + ": repeat " + res.RC)
 		default:
-			// No answer before the crash: the 0201 replays an approval (posted before
-			// the crash) or processes it as new; a second 0201 must give the same.
+			// No answer before the crash: the repeat replays an approval (posted before
+			// the crash) or processes it as new; a second repeat must replay the first.
 			if res.RC == "00" {
-				ts.checkApproval(p, res, "0201")
+				ts.checkApproval(p, res, "repeat")
 			}
-			again, err := ts.repeat(cc, p)
+			again, fresh2, err := ts.repeat(cc, p)
 			if err != nil {
-				ts.violate("round %d: second 0201 of unanswered %s: %v", round, p.key(), err)
+				ts.violate("round %d: second repeat of unanswered %s: %v", round, p.key(), err)
 				return
 			}
-			if again.RC != res.RC || again.AuthID != res.AuthID || again.Receipt != res.Receipt {
-				ts.violate("round %d: unanswered %s: first 0201 %s/%s/%s, second %s/%s/%s", round, p.key(),
-					res.RC, res.AuthID, res.Receipt, again.RC, again.AuthID, again.Receipt)
+			if again.RC != res.RC || again.AuthID != res.AuthID || again.Receipt != res.Receipt || fresh2 {
+				ts.violate("round %d: unanswered %s: first repeat %s/%s/%s, second %s/%s/%s (processed as new %v)", round, p.key(),
+					res.RC, res.AuthID, res.Receipt, again.RC, again.AuthID, again.Receipt, fresh2)
 			}
 			ts.settle(p, res)
-			count("unanswered, 0201 " + res.RC)
+			if res.RC != "00" {
+				count(kind + " unanswered: repeat " + res.RC)
+				return
+			}
+			// When was it posted: before the kill (the host posted it and died before
+			// answering), or by the repeat?
+			got, err := getPayment(cc.http, cc.httpAddr, res.Receipt)
+			if err != nil {
+				ts.violate("round %d: unanswered %s settled with receipt %s: %v", round, p.key(), res.Receipt, err)
+				return
+			}
+			if at, err := time.Parse(time.RFC3339Nano, got.PostedAt); err == nil && at.Before(killedAt) {
+				count(kind + " unanswered: posted before the kill, repeat replayed it")
+			} else {
+				count(kind + " unanswered: repeat processed it as new")
+			}
 		}
 	})
 
@@ -553,13 +609,13 @@ func (ts *tester) checkAll(h *hostProc) {
 
 // checkReplayed sends the 0201 of an approved payment: it must replay the approval.
 func (ts *tester) checkReplayed(cc checkConns, p *payReq, what string) {
-	res, err := ts.repeat(cc, p)
+	res, fresh, err := ts.repeat(cc, p)
 	if err != nil {
-		ts.violate("%s: 0201 of %s: %v", what, p.key(), err)
+		ts.violate("%s: repeat of %s: %v", what, p.key(), err)
 		return
 	}
-	if res.RC != "00" || res.AuthID != p.authID || res.Receipt != p.receipt {
-		ts.violate("%s: approved %s (DE 38 %s, receipt %s): its 0201 got %s/%q/%q", what, p.key(), p.authID, p.receipt, res.RC, res.AuthID, res.Receipt)
+	if res.RC != "00" || res.AuthID != p.authID || res.Receipt != p.receipt || fresh {
+		ts.violate("%s: approved %s (auth %s, receipt %s): its repeat got %s/%q/%q (processed as new %v)", what, p.key(), p.authID, p.receipt, res.RC, res.AuthID, res.Receipt, fresh)
 	}
 }
 
@@ -578,35 +634,43 @@ func (ts *tester) checkReceiptsUnique() {
 	}
 }
 
-// checkHTTP looks every receipt up with GET /v1/payments/{receipt}.
+// getPayment reads GET /v1/payments/{receipt} as the demo kiosk.
+func getPayment(client *http.Client, addr, receipt string) (httpPayment, error) {
+	var got httpPayment
+	req, err := http.NewRequest("GET", "http://"+addr+"/v1/payments/"+receipt, nil)
+	if err != nil {
+		return got, err
+	}
+	req.Header.Set("Authorization", "Bearer "+kioskKey)
+	res, err := client.Do(req)
+	if err != nil {
+		return got, err
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK {
+		return got, fmt.Errorf("GET /v1/payments/%s: %d %s", receipt, res.StatusCode, b)
+	}
+	if err := json.Unmarshal(b, &got); err != nil {
+		return got, fmt.Errorf("GET /v1/payments/%s: %v: %s", receipt, err, b)
+	}
+	return got, nil
+}
+
+// checkHTTP looks every receipt up with GET /v1/payments/{receipt}: posted, with the
+// amount paid.
 func (ts *tester) checkHTTP(h *hostProc, ps []*payReq) {
 	client := &http.Client{Timeout: 15 * time.Second}
+	defer client.CloseIdleConnections()
 	ts.parallel(ps, 8, func(p *payReq) {
-		req, err := http.NewRequest("GET", "http://"+h.HTTPAddr+"/v1/payments/"+p.receipt, nil)
+		got, err := getPayment(client, h.HTTPAddr, p.receipt)
 		if err != nil {
-			ts.violate("http: %v", err)
+			ts.violate("approved %s: %v", p.key(), err)
 			return
 		}
-		req.Header.Set("Authorization", "Bearer "+kioskKey)
-		res, err := client.Do(req)
-		if err != nil {
-			ts.violate("GET /v1/payments/%s: %v", p.receipt, err)
-			return
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		var got struct {
-			Receipt string `json:"receipt"`
-			Amount  string `json:"amount"`
-			Status  string `json:"status"`
-		}
-		if res.StatusCode != http.StatusOK || json.Unmarshal(b, &got) != nil {
-			ts.violate("GET /v1/payments/%s (approved %s): %d %s", p.receipt, p.key(), res.StatusCode, b)
-			return
-		}
-		if got.Amount != simulators.FormatMinor(p.amount) || got.Status != "posted" {
-			ts.violate("GET /v1/payments/%s (approved %s, %s): amount %s, status %s", p.receipt, p.key(),
-				simulators.FormatMinor(p.amount), got.Amount, got.Status)
+		if got.Receipt != p.receipt || got.Amount != simulators.FormatMinor(p.amount) || got.Status != "posted" {
+			ts.violate("GET /v1/payments/%s (approved %s, %s): receipt %s, amount %s, status %s", p.receipt, p.key(),
+				simulators.FormatMinor(p.amount), got.Receipt, got.Amount, got.Status)
 		}
 	})
 }
