@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -126,7 +127,28 @@ func verifyReader(db pebble.Reader) (Report, error) {
 		return rep, err
 	}
 	h := sha256.New()
-	var buf []byte
+	var buf, kb []byte
+	// Point reads through two reused iterators rather than Get: no iterator stack per
+	// read, and transfer ids come in ascending order, so that seek only moves forward.
+	idemIt, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixIdem}, UpperBound: []byte{prefixIdem + 1}})
+	if err != nil {
+		_ = it.Close()
+		return rep, err
+	}
+	defer idemIt.Close()
+	xferIt, err := db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixTransfer}, UpperBound: []byte{prefixTransfer + 1}})
+	if err != nil {
+		_ = it.Close()
+		return rep, err
+	}
+	defer xferIt.Close()
+	seek := func(it *pebble.Iterator, key []byte) ([]byte, bool, error) {
+		if it.SeekGE(key) && bytes.Equal(it.Key(), key) {
+			v, err := it.ValueAndErr()
+			return v, err == nil, err
+		}
+		return nil, false, it.Error()
+	}
 	broken := func(seq uint64, format string, args ...any) {
 		if rep.FirstBroken == 0 {
 			rep.FirstBroken = seq
@@ -170,7 +192,8 @@ func verifyReader(db pebble.Reader) (Report, error) {
 			buf = append(buf[:0], entryCommand)
 			buf = binary.BigEndian.AppendUint16(buf, uint16(len(e.key)))
 			buf = append(buf, e.key...)
-			iv, ok, err := getCopy(db, idemKey(nil, e.key))
+			kb = idemKey(kb[:0], e.key)
+			iv, ok, err := seek(idemIt, kb)
 			if err != nil {
 				return rep, err
 			}
@@ -180,7 +203,7 @@ func verifyReader(db pebble.Reader) (Report, error) {
 			}
 			buf = binary.BigEndian.AppendUint32(buf, uint32(len(iv)))
 			buf = append(buf, iv...)
-			rec, err := decodeIdem(iv)
+			rec, err := decodeIdem(buf[len(buf)-len(iv):])
 			if err != nil {
 				broken(seq, "outcome of key %q undecodable", e.key)
 				continue
@@ -189,7 +212,8 @@ func verifyReader(db pebble.Reader) (Report, error) {
 				broken(seq, "outcome of key %q claims group %d", e.key, rec.seq)
 			}
 			if rec.status == Committed && rec.transfer != 0 {
-				tv, ok, err := getCopy(db, transferKey(nil, rec.transfer))
+				kb = transferKey(kb[:0], rec.transfer)
+				tv, ok, err := seek(xferIt, kb)
 				if err != nil {
 					return rep, err
 				}
