@@ -557,7 +557,9 @@ func (s *Store) ackLoop() {
 			}
 			s.pubMu.Unlock()
 		}
-		s.pubDate.Store(uint32(g.date))
+		if prev := Date(s.pubDate.Swap(uint32(g.date))); prev != g.date {
+			s.log.Info().Uint32("from", uint32(prev)).Uint32("to", uint32(g.date)).Msg("business day cutover")
+		}
 		var transfers, declined, dups uint64
 		for _, r := range g.reqs {
 			switch {
