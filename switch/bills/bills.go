@@ -52,12 +52,13 @@ type Deps struct {
 
 // Handlers serve the bill-payment requests of both links.
 type Handlers struct {
-	core *billpay.Core
-	l    ledger.Ledger
-	reg  Registry
-	auth Authorizer
-	log  zerolog.Logger
-	keys keyLocks // card payments in flight, by §7 key
+	core    *billpay.Core
+	l       ledger.Ledger
+	reg     Registry
+	auth    Authorizer
+	log     zerolog.Logger
+	keys    keyLocks // card payments in flight, by §7 key
+	refused *refusalIndex
 }
 
 // New builds the handlers.
@@ -65,7 +66,11 @@ func New(d Deps) (*Handlers, error) {
 	if d.Core == nil || d.Registry == nil {
 		return nil, errors.New("bills: Core and Registry are required")
 	}
-	return &Handlers{core: d.Core, l: d.Core.Ledger(), reg: d.Registry, auth: d.Authorizer, log: d.Logger}, nil
+	h := &Handlers{core: d.Core, l: d.Core.Ledger(), reg: d.Registry, auth: d.Authorizer, log: d.Logger, refused: newRefusalIndex()}
+	if err := h.refused.load(h.l); err != nil {
+		return nil, fmt.Errorf("bills: loading the recorded refusals: %w", err)
+	}
+	return h, nil
 }
 
 // Register builds the handlers and registers them on r: 0100/31, 0200/50, 0200/51,
@@ -164,6 +169,9 @@ type declineRec struct {
 }
 
 func (h *Handlers) lookupDecline(ctx context.Context, key []byte) (declineRec, bool, error) {
+	if !h.refused.mayHold(key) {
+		return declineRec{}, false, nil
+	}
 	out, ok, err := h.l.Lookup(ctx, append([]byte(cmdDecline), key...))
 	if err != nil || !ok {
 		return declineRec{}, false, err
@@ -194,7 +202,10 @@ func (h *Handlers) keepDecline(ctx context.Context, key []byte, hash [32]byte, r
 	_, err := h.l.Submit(context.WithoutCancel(ctx), &ledger.Command{Key: append([]byte(cmdDecline), key...), RequestHash: hash, Result: res})
 	if err != nil && !errors.Is(err, ledger.ErrConflict) {
 		h.log.Error().Err(err).Str("rc", rc).Msg("bills: decline not recorded")
+		return
 	}
+	// Durable (recorded now, before, or another refusal under the key): indexed.
+	h.refused.add(key)
 }
 
 // keepable says whether a refusal is final for its key (recorded): not 91/96 (nothing

@@ -100,22 +100,38 @@ func TestModifiedRepeat(t *testing.T) {
 }
 
 // A refused 0200 keeps its refusal under its key: the same 0200 again is 94, a 0201 gets
-// the refusal again, even after the cause went away.
+// the refusal again, even after the cause went away — in the same process (the
+// handlers' refusal index learns it when it is recorded) and after a restart (the index
+// is loaded from the store; fails if the ledger's outcome key layout moves).
 func TestRefusalKeptUnderKey(t *testing.T) {
-	s := startStack(t, t.TempDir(), nil)
-	c := s.dial(t, specs.LinkTerminal)
-	m := payment(specs.LinkTerminal, cashTerm, 100, "")
-	m.Currency = "840"
-	if r := rt(t, c, m); r.ResponseCode != "13" {
-		t.Fatalf("rc %s, want 13", r.ResponseCode)
-	}
-	if r := rt(t, c, m); r.ResponseCode != "94" {
-		t.Fatalf("same 0200: rc %s, want 94", r.ResponseCode)
-	}
-	rep := *m
-	rep.MTI = "0201"
-	if r := rt(t, c, &rep); r.ResponseCode != "13" {
-		t.Fatalf("0201: rc %s, want 13", r.ResponseCode)
+	for _, restart := range []bool{false, true} {
+		t.Run(fmt.Sprintf("restart=%v", restart), func(t *testing.T) {
+			dir := t.TempDir()
+			s := startStack(t, dir, nil)
+			c := s.dial(t, specs.LinkTerminal)
+			m := payment(specs.LinkTerminal, cashTerm, 100, "")
+			m.Currency = "840"
+			if r := rt(t, c, m); r.ResponseCode != "13" {
+				t.Fatalf("rc %s, want 13", r.ResponseCode)
+			}
+			if restart {
+				s.close()
+				s = startStack(t, dir, nil)
+				c = s.dial(t, specs.LinkTerminal)
+			}
+			if r := rt(t, c, m); r.ResponseCode != "94" {
+				t.Fatalf("same 0200: rc %s, want 94", r.ResponseCode)
+			}
+			rep := *m
+			rep.MTI = "0201"
+			if r := rt(t, c, &rep); r.ResponseCode != "13" {
+				t.Fatalf("0201: rc %s, want 13", r.ResponseCode)
+			}
+			// Another key is not refused: an ordinary payment goes through.
+			if r := rt(t, c, payment(specs.LinkTerminal, cashTerm, 100, "")); r.ResponseCode != "00" {
+				t.Fatalf("new key: rc %s, want 00", r.ResponseCode)
+			}
+		})
 	}
 }
 
