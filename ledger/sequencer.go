@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -82,6 +83,7 @@ type sequencer struct {
 	buf, kbuf []byte
 	deltas    []delta
 	pending   *request // a large command held over for a group of its own
+	idemIt    *pebble.Iterator
 	lastSize  int
 }
 
@@ -177,25 +179,22 @@ func (q *sequencer) add(r *request) {
 		return
 	}
 	q.kbuf = idemKey(q.kbuf[:0], cmd.Key)
-	v, closer, err := q.s.db.Get(q.kbuf)
-	if err == nil {
-		rec, derr := decodeIdem(v)
-		if derr == nil {
-			if rec.hash != cmd.RequestHash {
-				r.err = ErrConflict
-			} else {
-				r.out = rec.outcome()
-				r.out.Duplicate = true
-			}
-		}
-		_ = closer.Close()
-		if derr != nil {
-			r.err = fmt.Errorf("ledger: stored outcome of key %q: %w", cmd.Key, derr)
-		}
+	v, found, err := q.lookupIdem(q.kbuf)
+	if err != nil {
+		r.err = fmt.Errorf("ledger: read outcome: %w", err)
 		return
 	}
-	if !errors.Is(err, pebble.ErrNotFound) {
-		r.err = fmt.Errorf("ledger: read outcome: %w", err)
+	if found {
+		rec, derr := decodeIdem(v)
+		switch {
+		case derr != nil:
+			r.err = fmt.Errorf("ledger: stored outcome of key %q: %w", cmd.Key, derr)
+		case rec.hash != cmd.RequestHash:
+			r.err = ErrConflict
+		default:
+			r.out = rec.outcome()
+			r.out.Duplicate = true
+		}
 		return
 	}
 
@@ -242,6 +241,25 @@ func (q *sequencer) add(r *request) {
 		q.post(r, t)
 	}
 	q.record(r, t)
+}
+
+// lookupIdem reads a stored outcome through one iterator per group (created at the
+// first lookup, so it sees every group applied before this one; keys decided in this
+// group are in inGroup). SeekPrefixGE uses the bloom filters, and one iterator per
+// group is cheaper than one Get (which builds its own) per command.
+func (q *sequencer) lookupIdem(key []byte) ([]byte, bool, error) {
+	if q.idemIt == nil {
+		it, err := q.s.db.NewIter(&pebble.IterOptions{LowerBound: []byte{prefixIdem}, UpperBound: []byte{prefixIdem + 1}})
+		if err != nil {
+			return nil, false, err
+		}
+		q.idemIt = it
+	}
+	if q.idemIt.SeekPrefixGE(key) && bytes.Equal(q.idemIt.Key(), key) {
+		v, err := q.idemIt.ValueAndErr()
+		return v, err == nil, err
+	}
+	return nil, false, q.idemIt.Error()
 }
 
 // check computes the balance deltas of postings and applies the balance rules.
@@ -487,6 +505,10 @@ func (q *sequencer) discard() {
 // commit finishes the group: balances, journal record, apply, snapshot, hand-off.
 func (q *sequencer) commit() {
 	g := q.g
+	if q.idemIt != nil {
+		_ = q.idemIt.Close()
+		q.idemIt = nil
+	}
 	q.lastSize = len(g.reqs)
 	if q.batch != nil && len(q.entries) > 0 {
 		for _, a := range q.touched {
