@@ -90,7 +90,20 @@ type payReq struct {
 	authID   string // DE 38
 	receipt  string // tag 22
 	settled  string // how the reconciliation settled it (for the summary)
+
+	// PC link only: a reversal advice (0420) of the payment, sent during the load
+	// (a cancelled dispense of an approved payment) or by the reconciliation (the
+	// sender settling a payment it got no answer to, host-iso8583.md §7).
+	byAdvice    bool           // settle it with a 0420 rather than a 0201 if unanswered
+	rev         *specs.Message // the 0420 as sent
+	revAnswered bool           // its 0430 arrived before the crash
+	revRC       string
+	reversed    bool // acknowledged (0430/00): the payment no longer counts
 }
+
+// counts reports whether the payment's money stays with the provider: approved and
+// not reversed.
+func (p *payReq) counts() bool { return p.rc == "00" && !p.reversed }
 
 // linkHTTP marks a payment made over the HTTP API (specs' links start at 1).
 const linkHTTP specs.Link = 0
@@ -326,7 +339,8 @@ func (ts *tester) sender(c *simulators.Conn, link specs.Link, round int, rng *ra
 		acct := pickAccount(rng)
 		amount := 1 + rng.Int64N(ts.cfg.maxAmount)
 		msg := origin.Payment(simulators.AccountTarget(provider, acct), amount, ts.payOpts(link))
-		p := &payReq{link: link, msg: msg, account: acct, amount: amount, round: round}
+		p := &payReq{link: link, msg: msg, account: acct, amount: amount, round: round,
+			byAdvice: link == specs.LinkPC && rng.IntN(2) == 0}
 		ts.mu.Lock()
 		ts.reqs = append(ts.reqs, p)
 		ts.mu.Unlock()
@@ -346,8 +360,50 @@ func (ts *tester) sender(c *simulators.Conn, link specs.Link, round int, rng *ra
 		}
 		if res.RC == "00" {
 			ts.checkApproval(p, res, "0210")
+			if link == specs.LinkPC && rng.IntN(8) == 0 {
+				ts.reverseDuringLoad(c, origin, p)
+			}
 		}
 	}
+}
+
+// reverseDuringLoad sends a 0420 for an approved PC-link payment (a cancelled
+// dispense) and records its answer.
+func (ts *tester) reverseDuringLoad(c *simulators.Conn, origin simulators.Origin, p *payReq) {
+	rev, err := origin.Reversal("0420", p.msg)
+	if err != nil {
+		ts.violate("0420 of %s: %v", p.key(), err)
+		return
+	}
+	ts.mu.Lock()
+	p.rev = rev
+	ts.mu.Unlock()
+	resp, err := c.RoundTripTimeout(rev, 15*time.Second)
+	if err != nil {
+		return // settled by its 0421 after the restart
+	}
+	ts.mu.Lock()
+	p.revAnswered, p.revRC = true, resp.ResponseCode
+	if resp.ResponseCode == "00" {
+		p.reversed = true
+	}
+	ts.mu.Unlock()
+	if resp.ResponseCode != "00" {
+		ts.violate("round %d: 0420 of approved %s answered %s", p.round, p.key(), resp.ResponseCode)
+	}
+}
+
+// advice sends a reversal advice (0420, or the 0421 repeat of an earlier one) and
+// checks that it is acknowledged 0430/00.
+func (ts *tester) advice(cc checkConns, rev *specs.Message) error {
+	resp, err := cc.pc.RoundTripTimeout(rev, 15*time.Second)
+	if err != nil {
+		return err
+	}
+	if resp.MTI != "0430" || resp.ResponseCode != "00" {
+		return fmt.Errorf("%s answered %s/%s, want 0430/00", rev.MTI, resp.MTI, resp.ResponseCode)
+	}
+	return nil
 }
 
 // checkApproval checks what an approval must carry: DE 38, a receipt, and an
@@ -485,6 +541,27 @@ func (ts *tester) reconcile(h *hostProc, round int) string {
 		ts.mu.Lock()
 		answered, rc, auth, receipt := p.answered, p.rc, p.authID, p.receipt
 		ts.mu.Unlock()
+		if !answered && p.byAdvice {
+			// The sender settles its unanswered payment by reversing it: whether or
+			// not the host posted it, nothing of it may remain, and a repeated advice
+			// has no second effect.
+			rev, err := ts.origin(specs.LinkPC).Reversal("0420", p.msg)
+			if err == nil {
+				err = ts.advice(cc, rev)
+			}
+			if err == nil {
+				err = ts.advice(cc, simulators.Repeat("0421", rev))
+			}
+			if err != nil {
+				ts.violate("round %d: reversal advice of unanswered %s: %v", round, p.key(), err)
+				return
+			}
+			ts.mu.Lock()
+			p.rev, p.revAnswered, p.revRC, p.reversed, p.settled = rev, true, "00", true, "0420"
+			ts.mu.Unlock()
+			count("ISO unanswered: reversed by 0420")
+			return
+		}
 		res, fresh, err := ts.repeat(cc, p)
 		if err != nil {
 			ts.violate("round %d: repeat of %s: %v", round, p.key(), err)
@@ -550,6 +627,34 @@ func (ts *tester) reconcile(h *hostProc, round int) string {
 		}
 	})
 
+	// Reversals sent during the load: an acknowledged one stands (its 0421 is answered
+	// 00 with no second effect), an unanswered one is settled by its 0421.
+	var revs []*payReq
+	ts.mu.Lock()
+	for _, p := range mine {
+		if p.rev != nil && p.settled != "0420" {
+			revs = append(revs, p)
+		}
+	}
+	ts.mu.Unlock()
+	ts.parallel(revs, 16, func(p *payReq) {
+		ts.mu.Lock()
+		rev, answered := p.rev, p.revAnswered
+		ts.mu.Unlock()
+		if err := ts.advice(cc, simulators.Repeat("0421", rev)); err != nil {
+			ts.violate("round %d: 0421 of the reversal of %s (acknowledged before the crash: %v): %v", round, p.key(), answered, err)
+			return
+		}
+		ts.mu.Lock()
+		p.reversed = true
+		ts.mu.Unlock()
+		if answered {
+			count("ISO reversal acknowledged: 0421 replayed")
+		} else {
+			count("ISO reversal unanswered: settled by 0421")
+		}
+	})
+
 	// Receipts are unique across every approval so far.
 	ts.checkReceiptsUnique()
 	// The HTTP API knows every approved receipt of the round.
@@ -601,10 +706,28 @@ func (ts *tester) checkAll(h *hostProc) {
 		}
 	}
 	ts.mu.Unlock()
-	ts.parallel(approved, 16, func(p *payReq) { ts.checkReplayed(cc, p, "final") })
+	ts.parallel(approved, 16, func(p *payReq) {
+		ts.checkReplayed(cc, p, "final")
+		ts.mu.Lock()
+		rev, reversed := p.rev, p.reversed
+		ts.mu.Unlock()
+		if reversed {
+			if err := ts.advice(cc, simulators.Repeat("0421", rev)); err != nil {
+				ts.violate("final: 0421 of the reversal of %s: %v", p.key(), err)
+			}
+		}
+	})
 	ts.checkHTTP(h, approved)
 	ts.checkDues(h)
-	ts.t.Logf("final check after a clean restart: %d approvals replayed and found over HTTP", len(approved))
+	nrev := 0
+	ts.mu.Lock()
+	for _, p := range ts.reqs {
+		if p.reversed {
+			nrev++
+		}
+	}
+	ts.mu.Unlock()
+	ts.t.Logf("final check after a clean restart: %d approvals replayed and found over HTTP, %d reversals (0420) repeated", len(approved), nrev)
 }
 
 // checkReplayed sends the 0201 of an approved payment: it must replay the approval.
@@ -668,9 +791,15 @@ func (ts *tester) checkHTTP(h *hostProc, ps []*payReq) {
 			ts.violate("approved %s: %v", p.key(), err)
 			return
 		}
-		if got.Receipt != p.receipt || got.Amount != simulators.FormatMinor(p.amount) || got.Status != "posted" {
-			ts.violate("GET /v1/payments/%s (approved %s, %s): receipt %s, amount %s, status %s", p.receipt, p.key(),
-				simulators.FormatMinor(p.amount), got.Receipt, got.Amount, got.Status)
+		ts.mu.Lock()
+		want := "posted"
+		if p.reversed {
+			want = "reversed"
+		}
+		ts.mu.Unlock()
+		if got.Receipt != p.receipt || got.Amount != simulators.FormatMinor(p.amount) || got.Status != want {
+			ts.violate("GET /v1/payments/%s (approved %s, %s, %s): receipt %s, amount %s, status %s", p.receipt, p.key(),
+				simulators.FormatMinor(p.amount), want, got.Receipt, got.Amount, got.Status)
 		}
 	})
 }
@@ -682,7 +811,7 @@ func (ts *tester) checkDues(h *hostProc) {
 	n := 0
 	ts.mu.Lock()
 	for _, p := range ts.reqs {
-		if p.rc == "00" {
+		if p.counts() {
 			paid[p.account] += p.amount
 			n++
 		}
@@ -692,7 +821,7 @@ func (ts *tester) checkDues(h *hostProc) {
 	for _, a := range fixtureAccounts() {
 		want := a.due - paid[a.number] - ts.offBy
 		if dues[a.number] != want {
-			ts.violate("due of %s is %d, want %d (fixture %d − %d approved of %d payments)",
+			ts.violate("due of %s is %d, want %d (fixture %d − %d approved and not reversed, of %d payments)",
 				a.number, dues[a.number], want, a.due, paid[a.number], n)
 		}
 	}
