@@ -13,12 +13,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/billswitch/billswitch/billpay"
 	"github.com/billswitch/billswitch/billpay/clearing"
 	"github.com/billswitch/billswitch/billpay/httpapi"
 	"github.com/billswitch/billswitch/internal/httpcards"
+	"github.com/billswitch/billswitch/ledger"
 	"github.com/billswitch/billswitch/specs"
 	hostswitch "github.com/billswitch/billswitch/switch"
 	"github.com/billswitch/billswitch/switch/bills"
@@ -139,6 +141,7 @@ func serve(parent context.Context, cfg Config, log zerolog.Logger, getenv func(s
 	if err != nil {
 		return err
 	}
+	registerLedgerMetrics(host.Metrics().Registry, store)
 	if _, err := bills.Register(host.Router(), bills.Deps{
 		Core:       core,
 		Registry:   reg,
@@ -314,4 +317,20 @@ func (s *httpServer) close() {
 	if s.srv != nil {
 		_ = s.srv.Close()
 	}
+}
+
+// registerLedgerMetrics exports the sequencer's counters: commands per group (group
+// commit efficiency) is billswitch_ledger_commands_total / billswitch_ledger_groups_total.
+func registerLedgerMetrics(reg *prometheus.Registry, store *ledger.Store) {
+	counter := func(name, help string, f func(ledger.Stats) uint64) prometheus.Collector {
+		return prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help},
+			func() float64 { return float64(f(store.Stats())) })
+	}
+	reg.MustRegister(
+		counter("billswitch_ledger_groups_total", "Group commits synced by the ledger's sequencer.", func(s ledger.Stats) uint64 { return s.Groups }),
+		counter("billswitch_ledger_commands_total", "Commands acknowledged by the ledger.", func(s ledger.Stats) uint64 { return s.Commands }),
+		counter("billswitch_ledger_transfers_total", "Transfers committed.", func(s ledger.Stats) uint64 { return s.Transfers }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "billswitch_ledger_max_group", Help: "Largest group commit so far (commands)."},
+			func() float64 { return float64(store.Stats().MaxGroup) }),
+	)
 }
