@@ -229,6 +229,18 @@ func (ts *tester) run() {
 			ts.violate("round %d: ledger verify of the crash image: %v\n%s", round, err, out)
 		}
 
+		// Every other round, a second crash during recovery: the host is killed a
+		// random moment after it starts, before or after it is ready.
+		startKill := ""
+		if round%2 == 0 {
+			d := time.Duration(rng.Int64N(int64(150 * time.Millisecond)))
+			where := killDuringStart(t, ts.bin, ts.dataDir, filepath.Join(ts.logDir, fmt.Sprintf("round%d-startkill.log", round)), d)
+			startKill = fmt.Sprintf(", killed again %s into its restart (%s)", d.Round(time.Millisecond), where)
+			if out, err := verifyLedger(context.Background(), ts.bin, ts.dataDir); err != nil {
+				ts.violate("round %d: ledger verify after a kill during restart: %v\n%s", round, err, out)
+			}
+		}
+
 		st = time.Now()
 		h = ts.start(fmt.Sprintf("round%d", round))
 		restart := time.Since(st)
@@ -237,8 +249,8 @@ func (ts *tester) run() {
 		}
 		st = time.Now()
 		sum := ts.reconcile(h, round)
-		t.Logf("round %d: killed after %s (load %s): %d payments sent; restart %s; %s; checks %s",
-			round, killAt.Round(time.Millisecond), loadTook.Round(time.Millisecond), sent,
+		t.Logf("round %d: killed after %s (load %s): %d payments sent%s; restart %s; %s; checks %s",
+			round, killAt.Round(time.Millisecond), loadTook.Round(time.Millisecond), sent, startKill,
 			restart.Round(time.Millisecond), sum, time.Since(st).Round(time.Millisecond))
 		if ts.nViolations() > 0 {
 			t.Logf("host log tail (%s):\n%s", h.logPath, tail(h.logPath, 30))

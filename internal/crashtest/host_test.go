@@ -234,3 +234,34 @@ func tail(path string, n int) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+// killDuringStart starts the host on dataDir and SIGKILLs it after d, whatever it is
+// doing then (opening the store, replaying, seeding the demo, listening), and says how
+// far it had got by its log.
+func killDuringStart(t *testing.T, bin, dataDir, logPath string, d time.Duration) string {
+	t.Helper()
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(bin, "serve", "--demo", "--data", dataDir,
+		"--pc-addr", "127.0.0.1:0", "--term-addr", "127.0.0.1:0",
+		"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+	cmd.Env = hostEnv()
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start host: %v", err)
+	}
+	time.Sleep(d)
+	cmd.Process.Signal(syscall.SIGKILL)
+	cmd.Wait()
+	b, _ := os.ReadFile(logPath)
+	switch {
+	case bytes.Contains(b, []byte("listeners ready")):
+		return "after it was ready"
+	case bytes.Contains(b, []byte("ledger recovered")):
+		return "after the ledger's recovery, before it was ready"
+	}
+	return "before the ledger had recovered"
+}
