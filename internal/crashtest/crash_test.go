@@ -219,8 +219,14 @@ func (ts *tester) run() {
 
 	for round := 1; round <= ts.cfg.rounds; round++ {
 		killAt := time.Duration(float64(ts.cfg.load) * (0.25 + 0.75*rng.Float64()))
+		// Odd rounds close the business day (POST /admin/cutover, which also runs the
+		// clearing of the closed day) at a random moment of the load before the kill.
+		cutAt := time.Duration(-1)
+		if round%2 == 1 {
+			cutAt = time.Duration(float64(killAt) * (0.1 + 0.85*rng.Float64()))
+		}
 		st := time.Now()
-		sent := ts.load(h, round, killAt)
+		sent, cutNote := ts.load(h, round, killAt, cutAt)
 		loadTook := time.Since(st)
 
 		// The crash image, read-only, before anything opens it again.
@@ -249,8 +255,8 @@ func (ts *tester) run() {
 		}
 		st = time.Now()
 		sum := ts.reconcile(h, round)
-		t.Logf("round %d: killed after %s (load %s): %d payments sent%s; restart %s; %s; checks %s",
-			round, killAt.Round(time.Millisecond), loadTook.Round(time.Millisecond), sent, startKill,
+		t.Logf("round %d: killed after %s (load %s): %d payments sent%s%s; restart %s; %s; checks %s",
+			round, killAt.Round(time.Millisecond), loadTook.Round(time.Millisecond), sent, cutNote, startKill,
 			restart.Round(time.Millisecond), sum, time.Since(st).Round(time.Millisecond))
 		if ts.nViolations() > 0 {
 			t.Logf("host log tail (%s):\n%s", h.logPath, tail(h.logPath, 30))
@@ -280,7 +286,7 @@ func (ts *tester) run() {
 // PC-link connections, cfg.inflight at a time on each, and SIGKILLs the host after
 // killAt. It returns when every sender has stopped (the host's death closes their
 // connections) and says how many payments were sent.
-func (ts *tester) load(h *hostProc, round int, killAt time.Duration) int {
+func (ts *tester) load(h *hostProc, round int, killAt, cutAt time.Duration) (int, string) {
 	t := ts.t
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
@@ -324,6 +330,18 @@ func (ts *tester) load(h *hostProc, round int, killAt time.Duration) int {
 			ts.httpSender(h.HTTPAddr, round, j, rng, stop, &sent)
 		}()
 	}
+	cutNote := ""
+	cutDone := make(chan struct{})
+	if cutAt >= 0 {
+		go func() {
+			defer close(cutDone)
+			time.Sleep(cutAt)
+			cutNote = ", " + cutover(h, killAt-cutAt)
+			cutNote = strings.Replace(cutNote, "cutover", fmt.Sprintf("cutover at %s", cutAt.Round(time.Millisecond)), 1)
+		}()
+	} else {
+		close(cutDone)
+	}
 	select {
 	case <-time.After(killAt):
 	case <-ctx.Done():
@@ -334,7 +352,25 @@ func (ts *tester) load(h *hostProc, round int, killAt time.Duration) int {
 	h.Kill()
 	close(stop)
 	wg.Wait()
-	return int(sent.Load())
+	<-cutDone
+	return int(sent.Load()), cutNote
+}
+
+// cutover asks the host to close the business day now (POST /admin/cutover) and says
+// what came of it; the kill may well interrupt it.
+func cutover(h *hostProc, timeout time.Duration) string {
+	client := &http.Client{Timeout: timeout + time.Second}
+	res, err := client.Post("http://"+h.AdminAddr+"/admin/cutover", "application/json", nil)
+	if err != nil {
+		return "cutover interrupted by the kill"
+	}
+	defer res.Body.Close()
+	var out map[string]string
+	b, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusOK || json.Unmarshal(b, &out) != nil {
+		return fmt.Sprintf("cutover answered %d %s", res.StatusCode, strings.TrimSpace(string(b)))
+	}
+	return fmt.Sprintf("cutover: day %s closed, now %s", out["closed"], out["business_date"])
 }
 
 // sender sends one payment at a time on c until stop or until c closes.
