@@ -85,6 +85,7 @@ type payReq struct {
 	amount  int64
 	round   int
 
+	termCard bool   // a terminal's card payment, authorized by the card's PC
 	answered bool   // a 0210 arrived before the crash
 	rc       string // DE 39 of that 0210, or of the 0201 that settled it
 	authID   string // DE 38
@@ -124,6 +125,8 @@ type tester struct {
 	logDir  string
 	keys    *simulators.Keys
 	pcD     *specs.Dialect
+	pc      pcBook // what the simulated PC saw of the host
+	regPath string // the registry: the demo's, with the host dialling the simulated PC
 	termD   *specs.Dialect
 	issuer  *simulators.Issuer
 	cardSeq atomic.Uint32
@@ -192,11 +195,18 @@ func newTester(t *testing.T, cfg config) *tester {
 	}
 	ts.issuer = simulators.NewIssuer(nil, simulators.IssuerRates{}, seed, zerolog.Nop())
 	ts.bin = buildHost(t, tmp)
+	ts.regPath = writeRegistry(t, tmp, ts.listenPC(t))
 	return ts
 }
 
+// start starts the host and waits until it has signed on to the simulated PC.
 func (ts *tester) start(name string) *hostProc {
-	return startHost(ts.t, ts.bin, ts.dataDir, filepath.Join(ts.logDir, name+".log"), 60*time.Second)
+	before := ts.pcSignOns()
+	h := startHost(ts.t, ts.bin, ts.dataDir, ts.regPath, filepath.Join(ts.logDir, name+".log"), 60*time.Second)
+	if !ts.waitSignOn(before, 15*time.Second) {
+		ts.t.Fatalf("%s: the host did not sign on to the simulated PC; log:\n%s", name, tail(h.logPath, 30))
+	}
+	return h
 }
 
 func (ts *tester) run() {
@@ -240,7 +250,7 @@ func (ts *tester) run() {
 		startKill := ""
 		if round%2 == 0 {
 			d := time.Duration(rng.Int64N(int64(150 * time.Millisecond)))
-			where := killDuringStart(t, ts.bin, ts.dataDir, filepath.Join(ts.logDir, fmt.Sprintf("round%d-startkill.log", round)), d)
+			where := killDuringStart(t, ts.bin, ts.dataDir, ts.regPath, filepath.Join(ts.logDir, fmt.Sprintf("round%d-startkill.log", round)), d)
 			startKill = fmt.Sprintf(", killed again %s into its restart (%s)", d.Round(time.Millisecond), where)
 			if out, err := verifyLedger(context.Background(), ts.bin, ts.dataDir); err != nil {
 				ts.violate("round %d: ledger verify after a kill during restart: %v\n%s", round, err, out)
@@ -255,6 +265,7 @@ func (ts *tester) run() {
 		}
 		st = time.Now()
 		sum := ts.reconcile(h, round)
+		sum += "; " + ts.checkCardAuths(fmt.Sprintf("round %d", round))
 		t.Logf("round %d: killed after %s (load %s): %d payments sent%s%s; restart %s; %s; checks %s",
 			round, killAt.Round(time.Millisecond), loadTook.Round(time.Millisecond), sent, cutNote, startKill,
 			restart.Round(time.Millisecond), sum, time.Since(st).Round(time.Millisecond))
@@ -316,9 +327,12 @@ func (ts *tester) load(h *hostProc, round int, killAt, cutAt time.Duration) (int
 		for j := 0; j < ts.cfg.inflight; j++ {
 			wg.Add(1)
 			rng := rand.New(rand.NewPCG(ts.seed+uint64(round), uint64(ci*1000+j)))
+			// The first terminal connection pays by card: the host has the card's
+			// PC (100001, the simulated PC it dials) authorize it.
+			card := ci == 0 && links[ci] == specs.LinkTerminal
 			go func() {
 				defer wg.Done()
-				ts.sender(c, links[ci], round, rng, stop, &sent)
+				ts.sender(c, links[ci], card, round, rng, stop, &sent)
 			}()
 		}
 	}
@@ -374,7 +388,7 @@ func cutover(h *hostProc, timeout time.Duration) string {
 }
 
 // sender sends one payment at a time on c until stop or until c closes.
-func (ts *tester) sender(c *simulators.Conn, link specs.Link, round int, rng *rand.Rand, stop <-chan struct{}, sent *atomic.Int64) {
+func (ts *tester) sender(c *simulators.Conn, link specs.Link, card bool, round int, rng *rand.Rand, stop <-chan struct{}, sent *atomic.Int64) {
 	origin := ts.origin(link)
 	for {
 		select {
@@ -386,8 +400,8 @@ func (ts *tester) sender(c *simulators.Conn, link specs.Link, round int, rng *ra
 		}
 		acct := pickAccount(rng)
 		amount := 1 + rng.Int64N(ts.cfg.maxAmount)
-		msg := origin.Payment(simulators.AccountTarget(provider, acct), amount, ts.payOpts(link))
-		p := &payReq{link: link, msg: msg, account: acct, amount: amount, round: round,
+		msg := origin.Payment(simulators.AccountTarget(provider, acct), amount, ts.payOpts(link, card))
+		p := &payReq{link: link, msg: msg, account: acct, amount: amount, round: round, termCard: card,
 			byAdvice: link == specs.LinkPC && rng.IntN(2) == 0}
 		ts.mu.Lock()
 		ts.reqs = append(ts.reqs, p)
@@ -494,7 +508,10 @@ func (ts *tester) origin(link specs.Link) simulators.Origin {
 	return simulators.Origin{Link: specs.LinkTerminal, Terminal: cashTerm, Keys: ts.keys}
 }
 
-func (ts *tester) payOpts(link specs.Link) simulators.PaymentOptions {
+func (ts *tester) payOpts(link specs.Link, card bool) simulators.PaymentOptions {
+	if card {
+		return simulators.PaymentOptions{Card: simulators.TestCard(ts.cardSeq.Add(1))}
+	}
 	if link == specs.LinkPC {
 		pan := simulators.Luhn(fmt.Sprintf("416973%09d", ts.cardSeq.Add(1)))
 		return simulators.PaymentOptions{Card: &simulators.Card{PAN: pan, Expiry: "2812"}, EntryMode: "021"}
@@ -505,7 +522,7 @@ func (ts *tester) payOpts(link specs.Link) simulators.PaymentOptions {
 // dialPC dials the PC link and signs on as the demo processing centre.
 func (ts *tester) dialPC(ctx context.Context, h *hostProc) *simulators.Conn {
 	t := ts.t
-	c, err := simulators.Dial(ctx, ts.pcD, h.PCAddr, simulators.ConnOptions{Handler: ts.issuer.Handle})
+	c, err := simulators.Dial(ctx, ts.pcD, h.PCAddr, simulators.ConnOptions{Handler: ts.pcHandle})
 	if err != nil {
 		t.Fatalf("dial PC link: %v", err)
 	}
@@ -629,9 +646,9 @@ func (ts *tester) reconcile(h *hostProc, round int) string {
 			}
 			count(kind + " approved: replayed")
 		case answered:
-			// A decline stands too (a 96 or HTTP 5xx posted nothing and may be
+			// A decline stands too (a 91, 96 or HTTP 5xx posted nothing and may be
 			// processed anew).
-			if res.RC != rc && rc != "96" && !strings.HasPrefix(rc, "http 5") {
+			if res.RC != rc && rc != "96" && rc != "91" && !strings.HasPrefix(rc, "http 5") {
 				ts.violate("round %d: declined %s (%s): its repeat got %s", round, p.key(), rc, res.RC)
 				return
 			}
@@ -775,7 +792,8 @@ func (ts *tester) checkAll(h *hostProc) {
 		}
 	}
 	ts.mu.Unlock()
-	ts.t.Logf("final check after a clean restart: %d approvals replayed and found over HTTP, %d reversals (0420) repeated", len(approved), nrev)
+	ts.t.Logf("final check after a clean restart: %d approvals replayed and found over HTTP, %d reversals (0420) repeated; %s",
+		len(approved), nrev, ts.checkCardAuths("final"))
 }
 
 // checkReplayed sends the 0201 of an approved payment: it must replay the approval.

@@ -78,7 +78,7 @@ type readyInfo struct {
 // startHost starts the host on dataDir with every listener on an ephemeral loopback
 // port and waits (up to timeout) for its "listeners ready" log line. Its stdout
 // (JSON log lines) and stderr go to logPath. t.Cleanup kills it.
-func startHost(t *testing.T, bin, dataDir, logPath string, timeout time.Duration) *hostProc {
+func startHost(t *testing.T, bin, dataDir, registry, logPath string, timeout time.Duration) *hostProc {
 	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -87,7 +87,7 @@ func startHost(t *testing.T, bin, dataDir, logPath string, timeout time.Duration
 	cmd := exec.Command(bin, "serve", "--demo", "--data", dataDir,
 		"--pc-addr", "127.0.0.1:0", "--term-addr", "127.0.0.1:0",
 		"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
-		"--log-format", "json", "--log-level", "info")
+		"--log-format", "json", "--log-level", "info", "--registry", registry)
 	cmd.Env = hostEnv()
 	cmd.Stderr = logf
 	stdout, err := cmd.StdoutPipe()
@@ -238,7 +238,7 @@ func tail(path string, n int) string {
 // killDuringStart starts the host on dataDir and SIGKILLs it after d, whatever it is
 // doing then (opening the store, replaying, seeding the demo, listening), and says how
 // far it had got by its log.
-func killDuringStart(t *testing.T, bin, dataDir, logPath string, d time.Duration) string {
+func killDuringStart(t *testing.T, bin, dataDir, registry, logPath string, d time.Duration) string {
 	t.Helper()
 	logf, err := os.Create(logPath)
 	if err != nil {
@@ -247,7 +247,7 @@ func killDuringStart(t *testing.T, bin, dataDir, logPath string, d time.Duration
 	defer logf.Close()
 	cmd := exec.Command(bin, "serve", "--demo", "--data", dataDir,
 		"--pc-addr", "127.0.0.1:0", "--term-addr", "127.0.0.1:0",
-		"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0")
+		"--http-addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0", "--registry", registry)
 	cmd.Env = hostEnv()
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
