@@ -32,6 +32,9 @@ import (
 // defaultGCPercent is the host's GOGC unless the environment sets one.
 const defaultGCPercent = 400
 
+// logFlushEvery bounds how long an info line waits in the log buffer.
+const logFlushEvery = 50 * time.Millisecond
+
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -46,7 +49,11 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		return usageErr("%v", err)
 	}
-	log := newLogger(stdout, cfg.LogLevel, cfg.LogFormat)
+	// One line per ISO message: buffered, written within logFlushEvery (warnings and
+	// errors at once); see logWriter.
+	lw := newLogWriter(stdout, logFlushEvery)
+	defer lw.Close()
+	log := newLogger(lw, cfg.LogLevel, cfg.LogFormat)
 	if getenv("GOGC") == "" {
 		// The host's live heap is small (≈ 10–30 MB; Pebble's cache and memtables are
 		// not on it), so at the default GOGC=100 it collected ≈ 20 times a second under
