@@ -69,6 +69,11 @@ type PaymentRequest struct {
 	Acquirer    string // institution or agent that collected the money
 	Terminal    string // DE 41 / payment point
 	RRN, STAN   string
+	// Extra are the caller's own records (the switch's key range, ledger.SwitchPrefixMin–
+	// Max), committed in the same atomic batch as the payment and only if it posts, e.g.
+	// the end of a card authorization's write-ahead reversal advice. They are not part
+	// of the request's identity (RequestHash).
+	Extra []ledger.Write
 }
 
 // Payment is an accepted payment.
@@ -520,6 +525,12 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 	rec.PaidDate = date
 	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
 	writes = appendNotices(writes, notices, date)
+	for _, w := range req.Extra {
+		if len(w.Key) == 0 || w.Key[0] < ledger.SwitchPrefixMin || w.Key[0] > ledger.SwitchPrefixMax {
+			return nil, fmt.Errorf("billpay: extra write outside the switch's key range")
+		}
+		writes = append(writes, w)
+	}
 	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Transfer: t, Writes: writes,
 		Result: encodeResult(kind, hash, pay)})
 	if err == nil && !out.Duplicate && out.Status == ledger.Committed && uint32(out.BusinessDate) != date && kind == resultPayment {

@@ -299,9 +299,11 @@ func (s *Server) cardPay(r *http.Request, c *Client, card *cardJSON, pr *billpay
 		pr.Acquirer = res.Acquirer
 	}
 	pr.RRN, pr.STAN = res.RRN, res.STAN
+	pr.Extra = append(pr.Extra, res.Completion...)
 	p, err := post(pr)
-	if err != nil {
-		// Approved at the PC but not posted: give the money back.
+	if err != nil || p.Duplicate {
+		// Approved at the PC but not posted by this request (declined, or a concurrent
+		// repeat posted first): give the money of this authorization back.
 		if rv, ok := s.auth.(CardReverser); ok {
 			if rerr := rv.ReverseAuthorization(ctx, ca, res); rerr != nil {
 				s.log.Error().Err(rerr).Str("pan", maskPAN(card.PAN)).Str("rrn", res.RRN).Msg("reversing a card authorization the core declined")
@@ -309,9 +311,11 @@ func (s *Server) cardPay(r *http.Request, c *Client, card *cardJSON, pr *billpay
 		} else {
 			s.log.Error().Str("pan", maskPAN(card.PAN)).Str("rrn", res.RRN).Msg("a card authorization the core declined cannot be reversed (no CardReverser)")
 		}
-		return nil, err
+		if err != nil {
+			return nil, err
+		}
 	}
-	if cc, ok := s.auth.(CardCompleter); ok {
+	if cc, ok := s.auth.(CardCompleter); ok && len(res.Completion) == 0 && !p.Duplicate {
 		if err := cc.CompleteAuthorization(ctx, ca, res); err != nil {
 			s.log.Error().Err(err).Str("receipt", p.Receipt).Str("rrn", res.RRN).Msg("completing a posted card authorization")
 		}

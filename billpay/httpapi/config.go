@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/billswitch/billswitch/billpay"
+	"github.com/billswitch/billswitch/ledger"
 )
 
 // Client is one channel client (the web portal, a kiosk fleet, a cashier desk) and the
@@ -131,6 +132,12 @@ type CardResult struct {
 	AuthID       string
 	Acquirer     string // the institution that authorized (the payment's acquirer)
 	RRN, STAN    string
+	// Completion are writes the payment's own command commits (the end of the
+	// processing-centre client's write-ahead reversal advice, the switch's record of
+	// the authorization), so that a crash can neither leave the authorization standing
+	// without its payment nor reverse a posted one. With them, CompleteAuthorization
+	// is not called.
+	Completion []ledger.Write
 	// Ref is the authorizer's own record of the authorization, handed back to
 	// ReverseAuthorization and CompleteAuthorization (opaque to httpapi).
 	Ref any

@@ -124,8 +124,12 @@ func serve(parent context.Context, cfg Config, log zerolog.Logger, getenv func(s
 	var connSeq atomic.Uint64
 	var inbound pcclient.InboundHandler // bound below, once the router has its handlers
 	clients, err := pcclient.New(pcclient.Config{
-		HostID:       cfg.HostID,
-		Dialect:      pc,
+		HostID:  cfg.HostID,
+		Dialect: pc,
+		// Every authorization's reversal advice is durable before its 0200 goes; the
+		// payment's own command ends it (switch/bills, billpay/httpapi), so a crash
+		// never leaves a card charged without its payment.
+		WriteAhead:   true,
 		WriteTimeout: cfg.WriteTimeout,
 		Links:        links,
 		ConnID:       func() terminals.ConnID { return terminals.ConnID(1<<62 | connSeq.Add(1)) },

@@ -17,6 +17,7 @@ import (
 	"fmt"
 
 	"github.com/billswitch/billswitch/billpay/httpapi"
+	"github.com/billswitch/billswitch/ledger"
 	"github.com/billswitch/billswitch/switch/bills"
 	"github.com/billswitch/billswitch/switch/pcclient"
 	"github.com/billswitch/billswitch/terminals"
@@ -64,8 +65,12 @@ func (c *Cards) Authorize(ctx context.Context, a httpapi.CardAuth) (httpapi.Card
 	if !res.Approved && (res.ResponseCode == pcclient.CodeUnavailable || res.ResponseCode == "") {
 		return httpapi.CardResult{}, ErrNoAnswer
 	}
-	return httpapi.CardResult{Approved: res.Approved, ResponseCode: res.ResponseCode, AuthID: res.AuthID,
-		Acquirer: pc.ID, RRN: res.RRN, STAN: res.STAN, Ref: &ref{pc: pc, req: req, res: res}}, nil
+	out := httpapi.CardResult{Approved: res.Approved, ResponseCode: res.ResponseCode, AuthID: res.AuthID,
+		Acquirer: pc.ID, RRN: res.RRN, STAN: res.STAN, Ref: &ref{pc: pc, req: req, res: res}}
+	if w, ok := c.auth.CompletionWrite(pc, res); ok && res.Approved {
+		out.Completion = []ledger.Write{w}
+	}
+	return out, nil
 }
 
 // ReverseAuthorization queues a durable reversal advice for an approval whose payment

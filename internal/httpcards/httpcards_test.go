@@ -3,9 +3,11 @@ package httpcards
 import (
 	"context"
 	"errors"
+	"reflect"
 	"testing"
 
 	"github.com/billswitch/billswitch/billpay/httpapi"
+	"github.com/billswitch/billswitch/ledger"
 	"github.com/billswitch/billswitch/switch/pcclient"
 	"github.com/billswitch/billswitch/terminals"
 )
@@ -29,6 +31,10 @@ func (f *fakeAuth) Authorize(_ context.Context, pc *terminals.Institution, r pcc
 func (f *fakeAuth) Reverse(_ context.Context, pc *terminals.Institution, r pcclient.AuthRequest, res pcclient.AuthResult) error {
 	f.reversed = append(f.reversed, res.STAN)
 	return nil
+}
+
+func (f *fakeAuth) CompletionWrite(*terminals.Institution, pcclient.AuthResult) (ledger.Write, bool) {
+	return ledger.Write{}, false
 }
 
 func (f *fakeAuth) Complete(_ context.Context, pc *terminals.Institution, res pcclient.AuthResult) error {
@@ -67,7 +73,7 @@ func TestAuthorize(t *testing.T) {
 			got, err := New(f, rt).Authorize(context.Background(), r)
 			gotRef := got.Ref
 			got.Ref = nil
-			if !errors.Is(err, c.wantErr) || got != c.want || f.sent != c.sent {
+			if !errors.Is(err, c.wantErr) || !reflect.DeepEqual(got, c.want) || f.sent != c.sent {
 				t.Fatalf("got %+v %v (sent %d), want %+v %v", got, err, f.sent, c.want, c.wantErr)
 			}
 			if f.sent == 1 && (f.got.Currency != "944" || f.got.Amount != 2500 || f.got.Terminal != "WEB" || f.got.Expiry != "2812" || f.pc != "100001") {

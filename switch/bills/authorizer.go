@@ -24,6 +24,11 @@ type Authorizer interface {
 	// Complete ends an approved authorization whose payment was posted (pcclient's
 	// write-ahead advice); a no-op without write-ahead.
 	Complete(ctx context.Context, pc *terminals.Institution, res pcclient.AuthResult) error
+	// CompletionWrite is the write that ends an approved authorization's write-ahead
+	// advice when it is committed in the payment's own command (so a crash can neither
+	// leave the authorization standing without its payment, nor reverse a posted one).
+	// False when there is nothing to complete.
+	CompletionWrite(pc *terminals.Institution, res pcclient.AuthResult) (ledger.Write, bool)
 }
 
 // PCAuthorizer authorizes terminal card payments through the host's clients of the
@@ -61,6 +66,16 @@ func (a PCAuthorizer) Reverse(ctx context.Context, pc *terminals.Institution, r 
 	return c.Reverse(ctx, r, res)
 }
 
+// CompletionWrite is the client's write that ends the authorization's write-ahead
+// advice, for the payment's own command.
+func (a PCAuthorizer) CompletionWrite(pc *terminals.Institution, res pcclient.AuthResult) (ledger.Write, bool) {
+	c, ok := a.client(pc)
+	if !ok {
+		return ledger.Write{}, false
+	}
+	return c.CompletionWrite(res)
+}
+
 // Complete ends the write-ahead advice of an approved, posted authorization.
 func (a PCAuthorizer) Complete(ctx context.Context, pc *terminals.Institution, res pcclient.AuthResult) error {
 	c, ok := a.client(pc)
@@ -74,8 +89,6 @@ func (a PCAuthorizer) Complete(ctx context.Context, pc *terminals.Institution, r
 // terminal card payment, kept so that a reversal of the payment can be forwarded to the
 // PC as a reversal advice.
 const PrefixAuth byte = 0x41
-
-const cmdAuth = "sw/a/"
 
 // authRec is what a reversal advice for a PC authorization needs.
 type authRec struct {
@@ -91,18 +104,14 @@ type authRec struct {
 
 func authKey(payKey []byte) []byte { return append([]byte{PrefixAuth}, payKey...) }
 
-// keepAuth durably records an approved authorization under its payment's key.
-func (h *Handlers) keepAuth(ctx context.Context, payKey []byte, a authRec) error {
+// authWrite is the record of an approved authorization (for a later reversal's advice
+// to the PC), written in the payment's own command.
+func authWrite(payKey []byte, a authRec) (ledger.Write, error) {
 	v, err := json.Marshal(a)
 	if err != nil {
-		return err
+		return ledger.Write{}, err
 	}
-	_, err = h.l.Submit(context.WithoutCancel(ctx), &ledger.Command{Key: append([]byte(cmdAuth), payKey...),
-		RequestHash: hashOf(string(v)), Writes: []ledger.Write{{Key: authKey(payKey), Value: v}}})
-	if errors.Is(err, ledger.ErrConflict) {
-		return nil // kept already (a replay of the same payment)
-	}
-	return err
+	return ledger.Write{Key: authKey(payKey), Value: v}, nil
 }
 
 func (h *Handlers) lookupAuth(payKey []byte) (authRec, bool, error) {

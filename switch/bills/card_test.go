@@ -183,6 +183,42 @@ func TestCardAdviceSurvivesRestart(t *testing.T) {
 	}
 }
 
+// With the PC client's write-ahead advice, an approved card payment completes its
+// authorization in the payment's own command: nothing is left to reverse at the PC, not
+// after a restart either (a crash between the approval and the posting would leave
+// the advice in flight, and the restart would reverse the authorization).
+func TestCardWriteAheadCompletedWithPayment(t *testing.T) {
+	pc := newFakePC(t, "127.0.0.1:0")
+	dir := t.TempDir()
+	reg := registry(t, pc.addr, 2*time.Second)
+	s := startStack(t, dir, reg)
+	pcSignedOn(t, s)
+	term := s.dial(t, specs.LinkTerminal)
+	before := s.due(t)
+	if r := rt(t, term, payment(specs.LinkTerminal, cardTerm, 321, card("520000", 31))); r.ResponseCode != "00" {
+		t.Fatalf("rc %s, want 00", r.ResponseCode)
+	}
+	// A PC decline ends its write-ahead advice too.
+	pc.setAuth(func(*specs.Message) (string, time.Duration, bool) { return "51", 0, true })
+	if r := rt(t, term, payment(specs.LinkTerminal, cardTerm, 100, card("520000", 32))); r.ResponseCode != "51" {
+		t.Fatalf("rc %s, want 51", r.ResponseCode)
+	}
+	if n := pending(t, s); n != 0 {
+		t.Fatalf("pending advices %d after an approval and a decline, want 0", n)
+	}
+	s.close()
+	s2 := startStack(t, dir, reg)
+	if n := pending(t, s2); n != 0 {
+		t.Fatalf("pending advices %d after restart, want 0 (a posted payment's authorization would be reversed)", n)
+	}
+	if pc.advices.Load() != 0 {
+		t.Fatalf("the PC received %d reversal advices, want 0", pc.advices.Load())
+	}
+	if got := s2.due(t); got != before-321 {
+		t.Fatalf("due %d, want %d", got, before-321)
+	}
+}
+
 // A PC the host dials may send its own (ATM / internet) payments on that connection:
 // served by the same handlers, posted directly, refused when DE 32 is not that PC.
 func TestPCPaymentOnDialledConnection(t *testing.T) {

@@ -97,7 +97,7 @@ func startStack(t testing.TB, dir string, reg *terminals.Registry) *stack {
 	st, err := billstest.Start(context.Background(), billstest.Options{
 		Dir: dir, Registry: reg,
 		PCConfig: pcclient.Config{ReconnectMin: 20 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
-			AdviceRetryMin: 50 * time.Millisecond, AdviceRetryMax: 200 * time.Millisecond},
+			AdviceRetryMin: 50 * time.Millisecond, AdviceRetryMax: 200 * time.Millisecond, WriteAhead: true},
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/billswitch/billswitch/billpay"
+	"github.com/billswitch/billswitch/ledger"
 	"github.com/billswitch/billswitch/specs"
 	hostswitch "github.com/billswitch/billswitch/switch"
 	"github.com/billswitch/billswitch/switch/pcclient"
@@ -99,7 +100,8 @@ func (h *Handlers) payment(ctx context.Context, s hostswitch.Session, req *specs
 		if p.card {
 			pr.Method = billpay.MethodCard
 		}
-		return h.post(ctx, p, pr)
+		m, _, err := h.post(ctx, p, pr)
+		return m, err
 	}
 	if s.Terminal == nil {
 		return reply(rcUnknownParty), nil
@@ -110,7 +112,8 @@ func (h *Handlers) payment(ctx context.Context, s hostswitch.Session, req *specs
 			return h.refuse(ctx, p, rcNotPermitted)
 		}
 		pr.Method, pr.Acquirer = billpay.MethodCash, s.Institution
-		return h.post(ctx, p, pr)
+		m, _, err := h.post(ctx, p, pr)
+		return m, err
 	}
 	return h.cardPayment(ctx, s, req, p, pr)
 }
@@ -190,30 +193,38 @@ func (h *Handlers) cardPayment(ctx context.Context, s hostswitch.Session, req *s
 	if pr.RRN == "" {
 		pr.RRN = res.RRN
 	}
-	// The authorization is kept (for a later reversal's advice to the PC) while the
-	// payment posts: two commands, most often in the same group commit.
+	// The authorization's record (for a later reversal's advice to the PC) and the end of
+	// its write-ahead advice commit in the payment's own command: a crash leaves either
+	// the posted payment with its completed authorization, or no payment and an advice
+	// that reverses the authorization at the PC on restart.
 	ar := authRec{PC: pc.ID, STAN: res.STAN, RRN: res.RRN, DE7: res.TransmissionDateTime, Amount: p.amount, Currency: cur,
 		Terminal: tid(req), CardAcceptor: strings.TrimSpace(req.CardAcceptorID)}
-	kept := make(chan error, 1)
-	go func() { kept <- h.keepAuth(ctx, p.key, ar) }()
-	out, err := h.post(ctx, p, pr)
-	if kerr := <-kept; kerr != nil {
-		h.log.Error().Err(kerr).Str("pc", pc.ID).Str("pc_stan", res.STAN).Str("stan", req.STAN).
-			Msg("bills: card authorization not recorded; a reversal of this payment will not reach the PC")
+	aw, err := authWrite(p.key, ar)
+	if err != nil {
+		return nil, err
 	}
-	if err != nil || out.ResponseCode != rcApproved {
-		// The PC approved, the host did not post (a race after the pre-check, or an
-		// advice voided the key meanwhile): the PC gets a reversal advice.
+	pr.Extra = []ledger.Write{aw}
+	completion, inBatch := h.auth.CompletionWrite(pc, res)
+	if inBatch {
+		pr.Extra = append(pr.Extra, completion)
+	}
+	out, posted, err := h.post(ctx, p, pr)
+	if !posted {
+		// The PC approved, this request did not post (a race after the pre-check, an
+		// advice voided the key meanwhile, or a concurrent repeat posted first): the PC
+		// gets a reversal advice for this authorization.
 		h.log.Warn().Err(err).Str("pc", pc.ID).Str("pc_stan", res.STAN).Str("pc_rrn", res.RRN).Str("stan", req.STAN).
-			Msg("bills: card authorized by the PC but the payment was not posted: reversing the authorization")
+			Msg("bills: card authorized by the PC but this request posted nothing: reversing the authorization")
 		if rerr := h.auth.Reverse(ctx, pc, ar.request(), res); rerr != nil {
 			h.log.Error().Err(rerr).Str("pc", pc.ID).Str("pc_stan", res.STAN).Str("pc_rrn", res.RRN).
 				Msg("bills: reversal advice for an unposted authorization not queued")
 		}
 		return out, err
 	}
-	if cerr := h.auth.Complete(ctx, pc, res); cerr != nil {
-		h.log.Error().Err(cerr).Str("pc", pc.ID).Str("pc_stan", res.STAN).Msg("bills: authorization not completed")
+	if !inBatch {
+		if cerr := h.auth.Complete(ctx, pc, res); cerr != nil {
+			h.log.Error().Err(cerr).Str("pc", pc.ID).Str("pc_stan", res.STAN).Msg("bills: authorization not completed")
+		}
 	}
 	return out, nil
 }
@@ -283,7 +294,9 @@ func (h *Handlers) precheck(ctx context.Context, p payReq) (string, error) {
 }
 
 // post takes the payment (or top-up) in billpay and answers it.
-func (h *Handlers) post(ctx context.Context, p payReq, pr billpay.PaymentRequest) (*specs.Message, error) {
+// post hands the payment to billpay. posted says whether this call's command was
+// committed (false for a refusal, an error, or the replay of an earlier payment).
+func (h *Handlers) post(ctx context.Context, p payReq, pr billpay.PaymentRequest) (*specs.Message, bool, error) {
 	var pay *billpay.Payment
 	var err error
 	if p.topUp {
@@ -294,16 +307,18 @@ func (h *Handlers) post(ctx context.Context, p payReq, pr billpay.PaymentRequest
 	if err != nil {
 		if rc, ok := declineCode(err); ok {
 			if keepable(rc) {
-				return h.refuse(ctx, p, rc)
+				m, err := h.refuse(ctx, p, rc)
+				return m, false, err
 			}
-			return reply(rc), nil
+			return reply(rc), false, nil
 		}
-		return nil, err
+		return nil, false, err
 	}
 	if pay.Duplicate && !p.repeat {
-		return reply(rcDuplicate), nil
+		return reply(rcDuplicate), false, nil
 	}
-	return h.approved(p, pay)
+	m, err := h.approved(p, pay)
+	return m, !pay.Duplicate, err
 }
 
 // approved is the 0210 of a posted payment: DE 38, DE 15 = the date it was posted on,
