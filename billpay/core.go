@@ -39,6 +39,10 @@ type Core struct {
 	// Payments on one account are serialized (read → allocate → durable commit) so two
 	// never pay the same debt; different accounts run in parallel.
 	acctLocks [4096]sync.Mutex
+	// acctCache[i] holds recently committed account records of shard i, guarded by
+	// acctLocks[i]; entries of an epoch other than acctEpoch are stale (acctcache.go).
+	acctCache [4096]map[AccountRef]cachedAccount
+	acctEpoch atomic.Uint64
 	subLocks  [64]sync.Mutex
 
 	// Imports of a provider exclude payments to it while the file's atomic apply commits.
@@ -98,12 +102,7 @@ func (c *Core) lockAccounts(refs []AccountRef) func() {
 	var provs []string
 	var shards []int
 	for _, r := range refs {
-		var h maphash.Hash
-		h.SetSeed(c.seed)
-		h.WriteString(r.Provider)
-		h.WriteByte(0)
-		h.WriteString(r.Account)
-		shards = append(shards, int(h.Sum64()%uint64(len(c.acctLocks))))
+		shards = append(shards, c.shard(r))
 		provs = append(provs, r.Provider)
 	}
 	slices.Sort(provs)
@@ -331,9 +330,15 @@ func (c *Core) resolve(view ledger.Reader, t Target, refs []AccountRef, locked b
 			}
 			prs[ref.Provider] = pr
 		}
-		rec, err := getAccount(view, pr, ref.Provider, ref.Account)
-		if err != nil {
-			return nil, err
+		var rec *accountRec
+		if locked {
+			rec = c.cachedAccount(ref)
+		}
+		if rec == nil {
+			var err error
+			if rec, err = getAccount(view, pr, ref.Provider, ref.Account); err != nil {
+				return nil, err
+			}
 		}
 		if !rec.open(pr) {
 			if t.RegCode == "" {

@@ -167,8 +167,10 @@ func (c *Core) Import(ctx context.Context, req ImportRequest) (*ImportResult, er
 	pl := c.provLock(prov.Code)
 	pl.Lock()
 	defer pl.Unlock()
-	// Whatever happens, the provider's cached state is read again after the import.
+	// Whatever happens, the provider's cached state is read again after the import, and
+	// no cached account record survives it (acctcache.go).
 	defer c.prCache.Delete(prov.Code)
+	defer c.acctEpoch.Add(1)
 	view, err := c.l.View()
 	if err != nil {
 		return nil, err

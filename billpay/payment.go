@@ -373,6 +373,9 @@ func (c *Core) allocate(view ledger.Reader, req *PaymentRequest, refs []AccountR
 // the entries on the earlier date (the due then shows the payment again after a file
 // registering through that date, until a later file counts it).
 func (c *Core) redate(ctx context.Context, cmdKey []byte, receipt string, allocs []Allocation, sign int64, from, to uint32) error {
+	for _, a := range allocs {
+		c.forgetAccounts([]AccountRef{{a.Provider, a.Account}})
+	}
 	view, err := c.l.View()
 	if err != nil {
 		return err
@@ -510,6 +513,12 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 	}
 	// Everything is precomputed as Writes (a WriteFunc command would commit alone, out of
 	// the sequencer's group commit), dated with the business date read before Submit.
+	type written struct {
+		ref AccountRef
+		gen uint32
+		val []byte
+	}
+	var wrote []written // account records of this command, for the cache once durable
 	for _, a := range accts {
 		touched := false
 		for _, al := range allocs {
@@ -519,8 +528,13 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 			}
 		}
 		if touched {
-			writes = append(writes, ledger.Write{Key: accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), Value: a.rec.encode(nil)})
+			val := a.rec.encode(nil)
+			writes = append(writes, ledger.Write{Key: accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), Value: val})
+			wrote = append(wrote, written{a.ref, a.rec.Gen, val})
 		}
+		// Whatever the outcome, no cached record of a target account outlives this
+		// command unless it is put back below (acctcache.go).
+		c.forgetAccounts([]AccountRef{a.ref})
 	}
 	rec.PaidDate = date
 	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
@@ -533,6 +547,13 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 	}
 	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Transfer: t, Writes: writes,
 		Result: encodeResult(kind, hash, pay)})
+	if err == nil && !out.Duplicate && out.Status == ledger.Committed && uint32(out.BusinessDate) == date {
+		// Durable and published: the records written are the accounts' current ones.
+		epoch := c.acctEpoch.Load()
+		for _, w := range wrote {
+			c.cacheAccount(w.ref, w.gen, w.val, epoch)
+		}
+	}
 	if err == nil && !out.Duplicate && out.Status == ledger.Committed && uint32(out.BusinessDate) != date && kind == resultPayment {
 		// The payment raced a cutover: it was posted on the next day. Move its netting
 		// entries to that day (we still hold the accounts' locks).

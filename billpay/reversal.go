@@ -112,6 +112,7 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 	}
 	unlock := c.lockAccounts(refs)
 	defer unlock()
+	c.forgetAccounts(refs) // the reversal rewrites their records (acctcache.go)
 	if out, ok, err := c.l.Lookup(ctx, cmdKey); err != nil {
 		return nil, err
 	} else if ok {

@@ -116,6 +116,7 @@ func (c *Core) TopUp(ctx context.Context, req TopUpRequest) (*Payment, error) {
 	next := seq + 1
 	cred := credential(a.prov.TopUpKey, req.Token, a.prov.Code, a.ref.Account, card, next, req.Amount)
 	a.rec.CardSeq, a.rec.IssuedSeq = seq, next
+	c.forgetAccounts(refs) // its record changes here (acctcache.go)
 	writes := []ledger.Write{{Key: accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), Value: a.rec.encode(nil)}}
 	allocs := []Allocation{{a.prov.Code, a.ref.Account, svc.Code, 0, req.Amount}}
 	return c.commitPayment(ctx, view, &req.PaymentRequest, cmdKey, hash, resultTopUp, allocs, uint32(c.l.BusinessDate()), writes, nil, cred)
