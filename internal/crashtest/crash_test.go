@@ -793,7 +793,7 @@ func (ts *tester) checkAll(h *hostProc) {
 	}
 	ts.mu.Unlock()
 	ts.t.Logf("final check after a clean restart: %d approvals replayed and found over HTTP, %d reversals (0420) repeated; %s",
-		len(approved), nrev, ts.checkCardAuths("final"))
+		len(approved), nrev, ts.finalCardAuths())
 }
 
 // checkReplayed sends the 0201 of an approved payment: it must replay the approval.
