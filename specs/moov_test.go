@@ -2,6 +2,7 @@ package specs
 
 import (
 	"bytes"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -136,5 +137,39 @@ func TestSpecData(t *testing.T) {
 	if pc.Link() != LinkPC || term.Link() != LinkTerminal || pc.Framer().HeaderLen() != 4 ||
 		term.Framer().HeaderLen() != 2 {
 		t.Error("link or framer mismatch")
+	}
+}
+
+// TestToFromMoov: every golden message survives the trip through a moov message, and
+// moov packs that message to the golden bytes.
+func TestToFromMoov(t *testing.T) {
+	pc, term := dialects(t)
+	for _, g := range goldens() {
+		for _, c := range []struct {
+			d   *Dialect
+			raw string
+		}{{pc, g.pc}, {term, g.term}} {
+			t.Run(g.name+"/"+c.d.Name(), func(t *testing.T) {
+				want := g.msg
+				mm, err := c.d.ToMoov(&want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				packed, err := mm.Pack()
+				if err != nil {
+					t.Fatalf("moov pack: %v", err)
+				}
+				if string(packed) != c.raw {
+					t.Errorf("moov packed %x, want %x", packed, c.raw)
+				}
+				var back Message
+				if err := FromMoov(mm, &back); err != nil {
+					t.Fatal(err)
+				}
+				if !reflect.DeepEqual(back, want) {
+					t.Errorf("round trip:\n got %+v\nwant %+v", back, want)
+				}
+			})
+		}
 	}
 }

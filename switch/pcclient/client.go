@@ -370,7 +370,7 @@ func (c *Client) netMessage(ctx context.Context, code string) (*specs.Message, e
 
 // call sends m on l and waits up to timeout for its response.
 func (c *Client) call(l *link, m *specs.Message, timeout time.Duration) (*specs.Message, error) {
-	mm, err := toMoov(c.cfg.Dialect.Spec(), m)
+	mm, err := c.cfg.Dialect.ToMoov(m)
 	if err != nil {
 		return nil, err
 	}
@@ -379,7 +379,7 @@ func (c *Client) call(l *link, m *specs.Message, timeout time.Duration) (*specs.
 		return nil, err
 	}
 	var resp specs.Message
-	if err := fromMoov(rm, &resp); err != nil {
+	if err := specs.FromMoov(rm, &resp); err != nil {
 		return nil, err
 	}
 	return &resp, nil
@@ -460,7 +460,7 @@ func frameError(err error) error {
 func (c *Client) inbound(ctx context.Context, l *link, mm *iso8583.Message) {
 	<-l.ready
 	var req specs.Message
-	if err := fromMoov(mm, &req); err != nil {
+	if err := specs.FromMoov(mm, &req); err != nil {
 		c.log.Warn().Uint64("conn", uint64(l.id)).Err(err).Msg("unreadable inbound message dropped")
 		return
 	}
@@ -492,7 +492,7 @@ func (c *Client) inbound(ctx context.Context, l *link, mm *iso8583.Message) {
 	if resp.STAN == "" {
 		resp.STAN = req.STAN
 	}
-	rm, err := toMoov(c.cfg.Dialect.Spec(), resp)
+	rm, err := c.cfg.Dialect.ToMoov(resp)
 	if err == nil {
 		err = l.conn.Reply(rm)
 	}
@@ -605,7 +605,7 @@ func (c *Client) Authorize(ctx context.Context, r AuthRequest) (AuthResult, erro
 	if timeout <= 0 {
 		return AuthResult{ResponseCode: CodeUnavailable}, context.DeadlineExceeded
 	}
-	mm, err := toMoov(c.cfg.Dialect.Spec(), m)
+	mm, err := c.cfg.Dialect.ToMoov(m)
 	if err != nil {
 		return AuthResult{ResponseCode: CodeSystemError}, fmt.Errorf("%w: %w", ErrInvalidRequest, err)
 	}
@@ -624,7 +624,7 @@ func (c *Client) Authorize(ctx context.Context, r AuthRequest) (AuthResult, erro
 	switch {
 	case err == nil:
 		resp = &specs.Message{}
-		if ferr := fromMoov(rm, resp); ferr != nil {
+		if ferr := specs.FromMoov(rm, resp); ferr != nil {
 			resp.ResponseCode = "" // unreadable: treated as no answer
 		}
 	case errors.Is(err, connection.ErrSendTimeout), errors.Is(err, connection.ErrConnectionClosed):

@@ -13,147 +13,6 @@ import (
 	"github.com/billswitch/billswitch/specs"
 )
 
-// fieldIDs are the data elements of host-iso8583.md §2 that travel as characters.
-var fieldIDs = [...]int{2, 3, 4, 7, 11, 12, 13, 14, 15, 18, 22, 32, 33, 35, 37, 38, 39, 41, 42,
-	43, 48, 49, 54, 66, 70, 76, 77, 88, 89, 90, 97}
-
-// binaryIDs are the data elements that travel as binary (hex on pc87a).
-var binaryIDs = [...]int{52, 64, 128}
-
-// strField returns the typed message's string field of data element id.
-func strField(m *specs.Message, id int) *string {
-	switch id {
-	case 2:
-		return &m.PAN
-	case 3:
-		return &m.ProcessingCode
-	case 4:
-		return &m.Amount
-	case 7:
-		return &m.TransmissionDateTime
-	case 11:
-		return &m.STAN
-	case 12:
-		return &m.LocalTime
-	case 13:
-		return &m.LocalDate
-	case 14:
-		return &m.Expiry
-	case 15:
-		return &m.SettlementDate
-	case 18:
-		return &m.MerchantType
-	case 22:
-		return &m.POSEntryMode
-	case 32:
-		return &m.AcquirerID
-	case 33:
-		return &m.ForwarderID
-	case 35:
-		return &m.Track2
-	case 37:
-		return &m.RRN
-	case 38:
-		return &m.AuthID
-	case 39:
-		return &m.ResponseCode
-	case 41:
-		return &m.TerminalID
-	case 42:
-		return &m.CardAcceptorID
-	case 43:
-		return &m.CardAcceptorName
-	case 48:
-		return &m.AdditionalData
-	case 49:
-		return &m.Currency
-	case 54:
-		return &m.AdditionalAmounts
-	case 66:
-		return &m.SettlementCode
-	case 70:
-		return &m.NetworkCode
-	case 76:
-		return &m.DebitsNumber
-	case 77:
-		return &m.DebitsReversalNumber
-	case 88:
-		return &m.DebitsAmount
-	case 89:
-		return &m.DebitsReversalAmount
-	case 90:
-		return &m.OriginalData
-	case 97:
-		return &m.NetSettlement
-	}
-	return nil
-}
-
-func binField(m *specs.Message, id int) *[]byte {
-	switch id {
-	case 52:
-		return &m.PINBlock
-	case 64:
-		return &m.MAC
-	case 128:
-		return &m.MAC2
-	}
-	return nil
-}
-
-// toMoov builds the moov message of m (iso8583-connection speaks moov messages). The
-// error names the field only.
-func toMoov(spec *iso8583.MessageSpec, m *specs.Message) (*iso8583.Message, error) {
-	mm := iso8583.NewMessage(spec)
-	mm.MTI(m.MTI)
-	for _, id := range fieldIDs {
-		if v := *strField(m, id); v != "" {
-			if err := mm.Field(id, v); err != nil {
-				return nil, &specs.FieldError{Field: id, Reason: "not accepted by the spec"}
-			}
-		}
-	}
-	for _, id := range binaryIDs {
-		if v := *binField(m, id); v != nil {
-			if err := mm.BinaryField(id, append([]byte(nil), v...)); err != nil {
-				return nil, &specs.FieldError{Field: id, Reason: "not accepted by the spec"}
-			}
-		}
-	}
-	return mm, nil
-}
-
-// fromMoov fills m (reset first) from a moov message.
-func fromMoov(mm *iso8583.Message, m *specs.Message) error {
-	m.Reset()
-	mti, err := mm.GetMTI()
-	if err != nil {
-		return &specs.FieldError{Field: 0, Reason: "unreadable"}
-	}
-	m.MTI = mti
-	for id, f := range mm.GetFields() {
-		if id < 2 {
-			continue
-		}
-		if p := strField(m, id); p != nil {
-			s, err := f.String()
-			if err != nil {
-				return &specs.FieldError{Field: id, Reason: "unreadable"}
-			}
-			*p = s
-			continue
-		}
-		if p := binField(m, id); p != nil {
-			b, err := f.Bytes()
-			if err != nil {
-				return &specs.FieldError{Field: id, Reason: "unreadable"}
-			}
-			*p = append([]byte(nil), b...)
-		}
-	}
-	return nil
-}
-
 // codec is one connection's MessageReader and MessageWriter: the pc87a frame (4 ASCII
 // digits) read and written with the project's Framer, header and body in one write, and
 // the body unpacked by the project's codec first so that an error never carries message
@@ -179,7 +38,7 @@ func (c *codec) ReadMessage(r io.Reader) (*iso8583.Message, error) {
 	if err := c.dialect.Unpack(raw, &m); err != nil {
 		return nil, &isoerrors.UnpackError{Err: err}
 	}
-	mm, err := toMoov(c.dialect.Spec(), &m)
+	mm, err := c.dialect.ToMoov(&m)
 	if err != nil {
 		return nil, &isoerrors.UnpackError{Err: err}
 	}
@@ -190,7 +49,7 @@ func (c *codec) ReadMessage(r io.Reader) (*iso8583.Message, error) {
 // message that does not pack is a PackError (the connection stays up).
 func (c *codec) WriteMessage(w io.Writer, mm *iso8583.Message) error {
 	var m specs.Message
-	if err := fromMoov(mm, &m); err != nil {
+	if err := specs.FromMoov(mm, &m); err != nil {
 		return &isoerrors.PackError{Err: err}
 	}
 	body, err := c.dialect.AppendPack(c.wbuf[:0], &m)

@@ -37,12 +37,12 @@ func fullMessage() *specs.Message {
 func TestMoovRoundTrip(t *testing.T) {
 	d := testDialect(t)
 	m := fullMessage()
-	mm, err := toMoov(d.Spec(), m)
+	mm, err := d.ToMoov(m)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var back specs.Message
-	if err := fromMoov(mm, &back); err != nil {
+	if err := specs.FromMoov(mm, &back); err != nil {
 		t.Fatal(err)
 	}
 	want, _ := d.Pack(m)
@@ -60,7 +60,7 @@ func TestMoovRoundTrip(t *testing.T) {
 func TestCodecReadWrite(t *testing.T) {
 	d := testDialect(t)
 	c := &codec{dialect: d}
-	mm, err := toMoov(d.Spec(), fullMessage())
+	mm, err := d.ToMoov(fullMessage())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func itoa(n int) string {
 func TestRequestID(t *testing.T) {
 	d := testDialect(t)
 	mk := func(m *specs.Message) *iso8583.Message {
-		mm, err := toMoov(d.Spec(), m)
+		mm, err := d.ToMoov(m)
 		if err != nil {
 			t.Fatal(err)
 		}
