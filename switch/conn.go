@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -270,6 +271,7 @@ func (c *conn) writeLoop() {
 		}
 		n, nh := 0, 0
 		wbuf = wbuf[:0]
+		yielded := false
 		for {
 			wbuf = append(wbuf, *f.b...)
 			c.h.putBuf(f.b)
@@ -285,6 +287,19 @@ func (c *conn) writeLoop() {
 			case f = <-c.out:
 				continue
 			default:
+			}
+			if !yielded {
+				// Responses of one group commit finish together on other handler
+				// goroutines: let those that are runnable queue theirs, and write them
+				// all in one system call (without this, ≈ 1.1 socket writes per response
+				// at 4x64). Costs nothing when nothing else is runnable.
+				yielded = true
+				runtime.Gosched()
+				select {
+				case f = <-c.out:
+					continue
+				default:
+				}
 			}
 			break
 		}
