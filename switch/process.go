@@ -267,7 +267,16 @@ func needsDE15(respMTI string) bool {
 // complete sets the response MTI, DE 11, the echoed fields the response left empty
 // and DE 15 where §2 wants it.
 func (c *conn) complete(respMTI string, req, resp *specs.Message) {
-	resp.MTI = respMTI
+	CompleteResponse(resp, req, c.h.bizDate)
+	resp.MTI = respMTI // = ResponseMTI(req.MTI)
+}
+
+// CompleteResponse fills what every response of the host carries: the response MTI,
+// DE 11, the request's DE 3, 4, 7, 12, 13, 32, 33, 37, 41, 42, 49 where
+// the response left them empty (never DE 2, 14, 35, 52), DE 70 of an 0810, and DE 15
+// (businessDate, MMDD) of 0110/0210/0410/0430. Connections the host dials use it too.
+func CompleteResponse(resp, req *specs.Message, businessDate func() string) {
+	resp.MTI = ResponseMTI(req.MTI)
 	resp.STAN = req.STAN
 	echo := func(dst *string, src string) {
 		if *dst == "" {
@@ -285,11 +294,11 @@ func (c *conn) complete(respMTI string, req, resp *specs.Message) {
 	echo(&resp.TerminalID, req.TerminalID)
 	echo(&resp.CardAcceptorID, req.CardAcceptorID)
 	echo(&resp.Currency, req.Currency)
-	if respMTI == "0810" {
+	if resp.MTI == "0810" {
 		echo(&resp.NetworkCode, req.NetworkCode)
 	}
-	if needsDE15(respMTI) && resp.SettlementDate == "" {
-		resp.SettlementDate = c.h.bizDate()
+	if needsDE15(resp.MTI) && resp.SettlementDate == "" && businessDate != nil {
+		resp.SettlementDate = businessDate()
 	}
 }
 

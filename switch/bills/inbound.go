@@ -17,7 +17,7 @@ import (
 func Inbound(r *hostswitch.Router, dir hostswitch.Directory, businessDate func() string) pcclient.InboundHandler {
 	return func(ctx context.Context, p pcclient.Peer, req *specs.Message) (*specs.Message, error) {
 		resp := serveInbound(ctx, r, dir, p, req)
-		complete(resp, req, businessDate)
+		hostswitch.CompleteResponse(resp, req, businessDate)
 		return resp, nil
 	}
 }
@@ -74,31 +74,3 @@ func serveInbound(ctx context.Context, r *hostswitch.Router, dir hostswitch.Dire
 	return resp
 }
 
-// complete fills what the host fills on its own links: the response MTI, DE 11, the
-// echoed fields (never DE 2, 14, 35, 52) and DE 15 of 0110/0210/0410/0430.
-func complete(resp, req *specs.Message, businessDate func() string) {
-	resp.MTI = hostswitch.ResponseMTI(req.MTI)
-	resp.STAN = req.STAN
-	echo := func(dst *string, src string) {
-		if *dst == "" {
-			*dst = src
-		}
-	}
-	echo(&resp.ProcessingCode, req.ProcessingCode)
-	echo(&resp.Amount, req.Amount)
-	echo(&resp.TransmissionDateTime, req.TransmissionDateTime)
-	echo(&resp.LocalTime, req.LocalTime)
-	echo(&resp.LocalDate, req.LocalDate)
-	echo(&resp.AcquirerID, req.AcquirerID)
-	echo(&resp.ForwarderID, req.ForwarderID)
-	echo(&resp.RRN, req.RRN)
-	echo(&resp.TerminalID, req.TerminalID)
-	echo(&resp.CardAcceptorID, req.CardAcceptorID)
-	echo(&resp.Currency, req.Currency)
-	switch resp.MTI {
-	case "0110", "0210", "0410", "0430":
-		if resp.SettlementDate == "" && businessDate != nil {
-			resp.SettlementDate = businessDate()
-		}
-	}
-}
