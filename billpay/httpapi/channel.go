@@ -174,17 +174,9 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, c *Client) error {
 	if err != nil {
 		return err
 	}
-	amount, err := parseAmount(req.Amount, prov.MinorDigits, false)
+	amount, err := positiveAmount(prov, req.Amount, req.Currency, "payment")
 	if err != nil {
-		return amountErr("amount", err.Error())
-	}
-	if amount == 0 {
-		return amountErr("amount", "must be above zero")
-	}
-	if req.Currency != "" {
-		if cur, ok := parseCurrency(req.Currency); !ok || cur != prov.Currency {
-			return amountErr("currency", fmt.Sprintf("the payment is in %s", currencyString(prov.Currency)))
-		}
+		return err
 	}
 	method, terminal, err := s.method(r, c, req.Method, req.Terminal, req.Card)
 	if err != nil {
@@ -394,17 +386,9 @@ func (s *Server) topUp(w http.ResponseWriter, r *http.Request, c *Client) error 
 	if err != nil {
 		return err
 	}
-	amount, err := parseAmount(req.Amount, prov.MinorDigits, false)
+	amount, err := positiveAmount(prov, req.Amount, req.Currency, "top-up")
 	if err != nil {
-		return amountErr("amount", err.Error())
-	}
-	if amount == 0 {
-		return amountErr("amount", "must be above zero")
-	}
-	if req.Currency != "" {
-		if cur, ok := parseCurrency(req.Currency); !ok || cur != prov.Currency {
-			return amountErr("currency", fmt.Sprintf("the top-up is in %s", currencyString(prov.Currency)))
-		}
+		return err
 	}
 	if req.CardSequence == nil {
 		return fieldErr("card_sequence", "required: the sequence read from the card or meter")
@@ -645,4 +629,22 @@ func (s *Server) history(w http.ResponseWriter, r *http.Request, _ *Client) erro
 		return err
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"regcode": code, "from": dateString(from), "to": dateString(to), "payments": out})
+}
+
+// positiveAmount reads a payment's or top-up's amount (above zero, in the provider's
+// minor digits) and checks its currency, when given, against the provider's.
+func positiveAmount(prov *billpay.Provider, amount, currency, what string) (int64, error) {
+	v, err := parseAmount(amount, prov.MinorDigits, false)
+	if err != nil {
+		return 0, amountErr("amount", err.Error())
+	}
+	if v == 0 {
+		return 0, amountErr("amount", "must be above zero")
+	}
+	if currency != "" {
+		if cur, ok := parseCurrency(currency); !ok || cur != prov.Currency {
+			return 0, amountErr("currency", fmt.Sprintf("the %s is in %s", what, currencyString(prov.Currency)))
+		}
+	}
+	return v, nil
 }
