@@ -29,6 +29,8 @@ type Config struct {
 	Registry   string `yaml:"registry" env:"BILLSWITCH_REGISTRY" flag:"registry" usage:"terminal and institution registry YAML (required without --demo)"`
 	HTTPConfig string `yaml:"http_config" env:"BILLSWITCH_HTTP_CONFIG" flag:"http-config" usage:"HTTP API clients, operators, provider keys, webhooks (YAML; required without --demo)"`
 	Providers  string `yaml:"providers" env:"BILLSWITCH_PROVIDERS" flag:"providers" usage:"provider registry YAML (required without --demo)"`
+	// DemoLoadAccounts: with --demo, also N load-test accounts of AZERISIQ.
+	DemoLoadAccounts int `yaml:"demo_load_accounts" env:"BILLSWITCH_DEMO_LOAD_ACCOUNTS" flag:"demo-load-accounts" usage:"with --demo: also N load-test accounts 9000000001… of AZERISIQ, each owing 100000.00 per service (0 = none)"`
 
 	HostID string `yaml:"host_id" env:"BILLSWITCH_HOST_ID" flag:"host-id" usage:"the host's own acquiring institution id (DE 32 towards PCs), 1-11 digits"`
 
@@ -101,6 +103,11 @@ func (c Config) Validate() error {
 	case "json", "console":
 	default:
 		errs = append(errs, fmt.Errorf("log_format %q: want json or console", c.LogFormat))
+	}
+	if c.DemoLoadAccounts < 0 || c.DemoLoadAccounts > 1_000_000 {
+		errs = append(errs, fmt.Errorf("demo_load_accounts %d: want 0..1000000", c.DemoLoadAccounts))
+	} else if c.DemoLoadAccounts > 0 && !c.Demo {
+		errs = append(errs, errors.New("demo_load_accounts needs demo"))
 	}
 	if c.MaxConns < 1 || c.Workers < 1 || c.InFlightPerConn < 1 {
 		errs = append(errs, errors.New("max_conns, workers and inflight_per_conn must be ≥ 1"))

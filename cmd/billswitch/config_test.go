@@ -63,6 +63,14 @@ func TestLoadConfigPrecedence(t *testing.T) {
 		{name: "no registry without demo", args: nil, wantErr: "required without --demo"},
 		{name: "bad timezone", args: []string{"--demo", "--timezone", "Mars/Olympus"}, wantErr: "timezone"},
 		{name: "stray argument", args: []string{"--demo", "extra"}, wantErr: "unexpected arguments"},
+		{name: "demo load accounts", args: []string{"--demo", "--demo-load-accounts", "1000"}, check: func(c Config) string {
+			if c.DemoLoadAccounts != 1000 {
+				return "demo-load-accounts not applied"
+			}
+			return ""
+		}},
+		{name: "demo load accounts need demo", args: []string{"--demo-load-accounts", "10", "--registry", "r.yaml", "--providers", "p.yaml", "--http-addr", ""}, wantErr: "needs demo"},
+		{name: "demo load accounts bounded", args: []string{"--demo", "--demo-load-accounts", "-1"}, wantErr: "demo_load_accounts"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

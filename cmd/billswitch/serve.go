@@ -11,6 +11,7 @@ import (
 	"net/http/pprof"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"sync/atomic"
 	"time"
 
@@ -110,6 +111,13 @@ func serve(parent context.Context, cfg Config, log zerolog.Logger, getenv func(s
 		}
 		regCode = code
 		log.Info().Str("regcode", code).Msg("demo subscriber registration code: " + code)
+		if n := cfg.DemoLoadAccounts; n > 0 {
+			if err := billpay.SeedDemoLoad(ctx, core, n); err != nil {
+				return err
+			}
+			log.Info().Int("accounts", n).Str("first", strconv.Itoa(billpay.DemoLoadFirst)).
+				Str("last", strconv.Itoa(billpay.DemoLoadFirst+n-1)).Msg("demo load accounts ready")
+		}
 	}
 	pc, err := specs.NewPC87A()
 	if err != nil {
