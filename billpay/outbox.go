@@ -48,7 +48,7 @@ type Notice struct {
 }
 
 func (n *Notice) encode() []byte {
-	e := enc{b: []byte{recFormat, byte(n.Kind)}}
+	e := newEnc(192, recFormat, byte(n.Kind))
 	e.s(n.Account)
 	e.s(n.Receipt)
 	e.i(n.Amount)

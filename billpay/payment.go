@@ -116,7 +116,7 @@ func (r *PaymentRequest) hash(kind byte, card string, cardSeq uint32) [32]byte {
 	if r.RequestHash != ([32]byte{}) {
 		return r.RequestHash
 	}
-	e := enc{b: []byte{kind}}
+	e := newEnc(128, kind)
 	e.s(r.Target.Provider)
 	e.s(r.Target.Account)
 	e.s(r.Target.RegCode)
@@ -154,7 +154,8 @@ const (
 )
 
 func encodeResult(kind byte, hash [32]byte, p *Payment) []byte {
-	e := enc{b: append([]byte{recFormat, kind}, hash[:]...)}
+	e := newEnc(192, recFormat, kind)
+	e.b = append(e.b, hash[:]...)
 	if p != nil {
 		e.s(p.Receipt)
 		e.s(p.AuthCode)
@@ -225,7 +226,7 @@ type paymentRec struct {
 }
 
 func (r *paymentRec) encode() []byte {
-	e := enc{b: []byte{recFormat, r.Kind}}
+	e := newEnc(256, recFormat, r.Kind)
 	e.by(r.CmdKey)
 	e.s(r.Target.Provider)
 	e.s(r.Target.Account)

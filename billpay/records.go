@@ -44,6 +44,9 @@ type accountRec struct {
 const recFormat = 1
 
 func (r *accountRec) encode(dst []byte) []byte {
+	if dst == nil {
+		dst = make([]byte, 0, 256)
+	}
 	e := enc{b: append(dst, recFormat)}
 	e.u(uint64(r.Gen))
 	e.bool(r.Closed)
