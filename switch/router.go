@@ -133,6 +133,20 @@ func ResponseMTI(mti string) string {
 	if mti[3] != '0' && mti[3] != '1' {
 		return ""
 	}
+	switch mti[:3] { // the served ones without building a string
+	case "010":
+		return "0110"
+	case "020":
+		return "0210"
+	case "040":
+		return "0410"
+	case "042":
+		return "0430"
+	case "050":
+		return "0510"
+	case "080":
+		return "0810"
+	}
 	return mti[:2] + string(mti[2]+1) + "0"
 }
 

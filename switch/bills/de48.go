@@ -197,21 +197,35 @@ func debtsTag(lines []billpay.DebtLine, room int) (v string, cut bool) {
 // that do not fit are left out (documented: only a payment over many accounts of a
 // registration code could reach that).
 func allocTag(as []billpay.Allocation, room int) string {
-	var b strings.Builder
+	buf := make([]byte, 0, 48*len(as))
 	for _, a := range as {
-		e := a.Provider + ":" + a.Account + ":" + a.Service + ":" + period(a.Period) + "=" + strconv.FormatInt(a.Amount, 10) + ";"
-		if entryLen(b.Len()+len(e)) > room || b.Len()+len(e) > maxDE48 {
+		n := len(buf)
+		buf = append(buf, a.Provider...)
+		buf = append(buf, ':')
+		buf = append(buf, a.Account...)
+		buf = append(buf, ':')
+		buf = append(buf, a.Service...)
+		buf = append(buf, ':')
+		buf = append(buf, period(a.Period)...)
+		buf = append(buf, '=')
+		buf = strconv.AppendInt(buf, a.Amount, 10)
+		buf = append(buf, ';')
+		if entryLen(len(buf)) > room || len(buf) > maxDE48 {
+			buf = buf[:n]
 			break
 		}
-		b.WriteString(e)
 	}
-	return b.String()
+	return string(buf)
 }
 
 // encodeDE48 encodes entries in order; values must already fit.
 func encodeDE48(entries ...specs.DE48Entry) (string, error) {
 	d := specs.DE48{Entries: entries}
-	b, err := d.AppendTo(nil)
+	n := 0
+	for _, e := range entries {
+		n += 5 + len(e.Value)
+	}
+	b, err := d.AppendTo(make([]byte, 0, n))
 	if err != nil {
 		return "", err
 	}

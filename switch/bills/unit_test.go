@@ -273,3 +273,28 @@ func TestCutoverNowAndCatchUp(t *testing.T) {
 		t.Fatalf("catch-up: date %d, cuts %v", l2.BusinessDate(), l2.cuts)
 	}
 }
+
+func TestAllocTagCut(t *testing.T) {
+	as := []billpay.Allocation{
+		{Provider: "AZERISIQ", Account: "1000000001", Service: "ELEC", Period: 202609, Amount: 123},
+		{Provider: "AZERISIQ", Account: "1000000001", Service: "GARBAGE", Period: 202609, Amount: 45},
+		{Provider: "AZERISIQ", Account: "1000000001", Service: "METER", Period: 0, Amount: 6},
+	}
+	e1 := "AZERISIQ:1000000001:ELEC:202609=123;"
+	e2 := "AZERISIQ:1000000001:GARBAGE:202609=45;"
+	e3 := "AZERISIQ:1000000001:METER:000000=6;"
+	for _, tc := range []struct {
+		room int
+		want string
+	}{
+		{maxDE48, e1 + e2 + e3},
+		{entryLen(len(e1 + e2 + e3)), e1 + e2 + e3},
+		{entryLen(len(e1+e2+e3)) - 1, e1 + e2},
+		{entryLen(len(e1)), e1},
+		{entryLen(len(e1)) - 1, ""},
+	} {
+		if got := allocTag(as, tc.room); got != tc.want {
+			t.Errorf("room %d: %q, want %q", tc.room, got, tc.want)
+		}
+	}
+}
