@@ -289,7 +289,7 @@ func decodePayment(v []byte) (*paymentRec, error) {
 func (c *Core) nextReceipt(view ledger.Reader, date uint32) (string, uint64, error) {
 	c.rcptMu.Lock()
 	defer c.rcptMu.Unlock()
-	day := fmt.Sprintf("R%06d", date%1_000_000)
+	day := "R" + zeroPad(uint64(date%1_000_000), 6)
 	last, ok := c.rcpt[date]
 	if !ok {
 		pfx := paymentKey(day)
@@ -308,7 +308,7 @@ func (c *Core) nextReceipt(view ledger.Reader, date uint32) (string, uint64, err
 		return "", 0, errors.New("billpay: receipt sequence of the day exhausted")
 	}
 	c.rcpt[date] = last
-	return fmt.Sprintf("%s%07d", day, last), last, nil
+	return day + zeroPad(last, 7), last, nil
 }
 
 // Pay takes a payment: allocates it over the target's current debts (host-iso8583.md
@@ -503,7 +503,7 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 		t.Postings = append(t.Postings, ledger.Posting{Account: ledger.AccountID{Kind: ledger.KindCommissionIncome}, Side: ledger.Credit, Amount: commission, Currency: cur})
 	}
 	now := c.clock()
-	pay := &Payment{Receipt: receipt, AuthCode: fmt.Sprintf("%06d", seq%1_000_000), Amount: req.Amount, Commission: commission,
+	pay := &Payment{Receipt: receipt, AuthCode: zeroPad(seq%1_000_000, 6), Amount: req.Amount, Commission: commission,
 		Currency: req.Currency, Allocations: allocs, Credential: credential}
 	rec := &paymentRec{Kind: kind, CmdKey: cmdKey, Target: req.Target, Amount: req.Amount, Commission: commission, Currency: req.Currency,
 		Channel: req.Channel, Method: req.Method, Acquirer: req.Acquirer, Terminal: req.Terminal, RRN: req.RRN, STAN: req.STAN,
@@ -577,4 +577,19 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 	}
 	pay.BusinessDate, pay.TransferID = out.BusinessDate, out.TransferID
 	return pay, nil
+}
+
+// zeroPad formats v in decimal, left-padded with zeros to width digits (as %0*d).
+func zeroPad(v uint64, width int) string {
+	var buf [20]byte
+	d := strconv.AppendUint(buf[:0], v, 10)
+	if len(d) >= width {
+		return string(d)
+	}
+	out := make([]byte, width)
+	for i := range width - len(d) {
+		out[i] = '0'
+	}
+	copy(out[width-len(d):], d)
+	return string(out)
 }

@@ -220,12 +220,16 @@ func keepable(rc string) bool {
 }
 
 func hashOf(parts ...string) [32]byte {
-	hh := sha256.New()
+	n := 0
 	for _, p := range parts {
-		hh.Write([]byte(p))
-		hh.Write([]byte{0})
+		n += len(p) + 1
 	}
-	return [32]byte(hh.Sum(nil))
+	b := make([]byte, 0, n)
+	for _, p := range parts {
+		b = append(b, p...)
+		b = append(b, 0)
+	}
+	return sha256.Sum256(b)
 }
 
 // amountOf reads DE 4 (n12, minor units).
