@@ -1,6 +1,9 @@
 package billpay
 
-import "hash/maphash"
+import (
+	"hash/maphash"
+	"slices"
+)
 
 // The account cache spares a payment the Pebble read of its account's record: after a
 // payment commits, the record it wrote (now durable and published) is kept, and the
@@ -13,7 +16,7 @@ import "hash/maphash"
 //     under acctLocks[s], the lock every payment, top-up, reversal and re-dating of A
 //     holds from its read of A's record until its command is durable.
 //   - Only Pay stores entries, after its command committed (not a duplicate, not
-//     declined); the value is the record it wrote. Every other writer of an account
+//     declined); the value is a copy of the record it wrote (encoded into the command). Every other writer of an account
 //     record under the account lock (TopUp, Reverse, redate) drops A's entry before it
 //     submits, and Pay drops it before it submits too, so a failed or uncertain commit
 //     leaves no entry.
@@ -31,8 +34,7 @@ const acctCacheShard = 16
 
 type cachedAccount struct {
 	epoch uint64
-	gen   uint32
-	val   []byte // the encoded record (immutable)
+	rec   *accountRec // never modified once cached: readers get a copy
 }
 
 // shard is the index of ref's account lock (and cache shard).
@@ -52,16 +54,21 @@ func (c *Core) cachedAccount(ref AccountRef) *accountRec {
 	if !ok || e.epoch != c.acctEpoch.Load() {
 		return nil
 	}
-	rec, err := decodeAccount(e.val)
-	if err != nil {
-		return nil
-	}
-	rec.Gen = e.gen
-	return rec
+	return e.rec.clone()
 }
 
-// cacheAccount keeps the record just committed for ref (under ref's account lock).
-func (c *Core) cacheAccount(ref AccountRef, gen uint32, val []byte, epoch uint64) {
+// clone copies what a payment may change (Paid, in place); Debts and strings are
+// shared, never modified after decoding.
+func (r *accountRec) clone() *accountRec {
+	c := *r
+	c.Debts = slices.Clip(r.Debts)
+	c.Paid = slices.Clone(r.Paid)
+	return &c
+}
+
+// cacheAccount keeps a copy of the record just committed for ref (under ref's account
+// lock).
+func (c *Core) cacheAccount(ref AccountRef, rec *accountRec, epoch uint64) {
 	s := c.shard(ref)
 	m := c.acctCache[s]
 	if m == nil {
@@ -74,7 +81,7 @@ func (c *Core) cacheAccount(ref AccountRef, gen uint32, val []byte, epoch uint64
 			break
 		}
 	}
-	m[ref] = cachedAccount{epoch: epoch, gen: gen, val: val}
+	m[ref] = cachedAccount{epoch: epoch, rec: rec.clone()}
 }
 
 // forgetAccounts drops the cached records of refs (under their account locks).

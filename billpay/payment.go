@@ -514,12 +514,7 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 	}
 	// Everything is precomputed as Writes (a WriteFunc command would commit alone, out of
 	// the sequencer's group commit), dated with the business date read before Submit.
-	type written struct {
-		ref AccountRef
-		gen uint32
-		val []byte
-	}
-	var wrote []written // account records of this command, for the cache once durable
+	var wrote []targetAccount // account records of this command, for the cache once durable
 	for _, a := range accts {
 		touched := false
 		for _, al := range allocs {
@@ -529,9 +524,8 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 			}
 		}
 		if touched {
-			val := a.rec.encode(nil)
-			writes = append(writes, ledger.Write{Key: accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), Value: val})
-			wrote = append(wrote, written{a.ref, a.rec.Gen, val})
+			writes = append(writes, ledger.Write{Key: accountKey(a.prov.Code, a.ref.Account, a.rec.Gen), Value: a.rec.encode(nil)})
+			wrote = append(wrote, a)
 		}
 		// Whatever the outcome, no cached record of a target account outlives this
 		// command unless it is put back below (acctcache.go).
@@ -552,7 +546,7 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 		// Durable and published: the records written are the accounts' current ones.
 		epoch := c.acctEpoch.Load()
 		for _, w := range wrote {
-			c.cacheAccount(w.ref, w.gen, w.val, epoch)
+			c.cacheAccount(w.ref, w.rec, epoch)
 		}
 	}
 	if err == nil && !out.Duplicate && out.Status == ledger.Committed && uint32(out.BusinessDate) != date && kind == resultPayment {
