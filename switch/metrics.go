@@ -24,6 +24,54 @@ type Metrics struct {
 	dropped    *prometheus.CounterVec   // link, reason
 
 	hostRequests *prometheus.CounterVec // link, mti, rc
+
+	hot hotMetrics
+}
+
+// served MTI labels, in a fixed order: the index of hotMetrics.
+var hotMTIs = [...]string{"0100", "0110", "0200", "0201", "0210", "0400", "0401", "0410", "0420", "0421", "0430",
+	"0500", "0510", "0800", "0810", "other"}
+
+// hotMetrics caches, per link (pc, terminal), MTI label and response-code label (00–99,
+// other), the children of messages and latency that every request updates: looking
+// them up by label values hashed three strings and took a lock twice per request.
+type hotMetrics struct {
+	msg [2][len(hotMTIs)][101]atomic.Pointer[prometheus.Counter]
+	lat [2][len(hotMTIs)]atomic.Pointer[prometheus.Observer]
+}
+
+func hotMTI(label string) int {
+	for i, m := range hotMTIs {
+		if m == label {
+			return i
+		}
+	}
+	return len(hotMTIs) - 1
+}
+
+// observeMessage counts one answered request and its latency (seconds).
+func (m *Metrics) observeMessage(linkIdx int, link, mti, rc string, seconds float64) {
+	ml, rl := mtiLabel(mti), rcLabel(rc)
+	mi, ri := hotMTI(ml), 100
+	if rl != "other" {
+		ri = int(rl[0]-'0')*10 + int(rl[1]-'0')
+	}
+	cp := &m.hot.msg[linkIdx][mi][ri]
+	c := cp.Load()
+	if c == nil {
+		v := m.messages.WithLabelValues(link, ml, rl)
+		c = &v
+		cp.Store(c)
+	}
+	(*c).Inc()
+	op := &m.hot.lat[linkIdx][mi]
+	o := op.Load()
+	if o == nil {
+		v := m.latency.WithLabelValues(link, ml)
+		o = &v
+		op.Store(o)
+	}
+	(*o).Observe(seconds)
 }
 
 // NewMetrics builds the host's metrics on a new registry, with the Go runtime and

@@ -352,8 +352,11 @@ func (c *conn) pack(respMTI string, req *specs.Message, o *outcome) (*[]byte, *s
 func (c *conn) record(in *inbound, req, resp *specs.Message, o *outcome) {
 	lat := time.Since(in.read)
 	m := c.h.metrics
-	m.messages.WithLabelValues(c.l.name, mtiLabel(in.mti), rcLabel(resp.ResponseCode)).Inc()
-	m.latency.WithLabelValues(c.l.name, mtiLabel(in.mti)).Observe(lat.Seconds())
+	li := 0
+	if c.l.link == specs.LinkTerminal {
+		li = 1
+	}
+	m.observeMessage(li, c.l.name, in.mti, resp.ResponseCode, lat.Seconds())
 	var ev *zerolog.Event
 	switch resp.ResponseCode {
 	case rcSystemError:
@@ -372,7 +375,8 @@ func (c *conn) record(in *inbound, req, resp *specs.Message, o *outcome) {
 		ev = ev.Str("proc", req.ProcessingCode)
 	}
 	if req.PAN != "" {
-		ev = ev.Str("pan", specs.MaskPAN(req.PAN))
+		var buf [32]byte
+		ev = ev.Bytes("pan", appendMaskedPAN(buf[:0], req.PAN))
 	}
 	if t := strings.TrimRight(req.TerminalID, " "); t != "" {
 		ev = ev.Str("terminal", t)
@@ -397,4 +401,20 @@ func rcLabel(rc string) string {
 		return rc
 	}
 	return "other"
+}
+
+// appendMaskedPAN appends specs.MaskPAN(pan) to dst without building a string (the log
+// line of every card request carries it).
+func appendMaskedPAN(dst []byte, pan string) []byte {
+	if len(pan) < 13 {
+		for range len(pan) {
+			dst = append(dst, '*')
+		}
+		return dst
+	}
+	dst = append(dst, pan[:6]...)
+	for range len(pan) - 10 {
+		dst = append(dst, '*')
+	}
+	return append(dst, pan[len(pan)-4:]...)
 }
