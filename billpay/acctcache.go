@@ -16,7 +16,8 @@ import (
 //     under acctLocks[s], the lock every payment, top-up, reversal and re-dating of A
 //     holds from its read of A's record until its command is durable.
 //   - Only Pay stores entries, after its command committed (not a duplicate, not
-//     declined); the value is a copy of the record it wrote (encoded into the command). Every other writer of an account
+//     declined); the value is the record it wrote (encoded into the command), which
+//     nothing changes afterwards (readers get a copy). Every other writer of an account
 //     record under the account lock (TopUp, Reverse, redate) drops A's entry before it
 //     submits, and Pay drops it before it submits too, so a failed or uncertain commit
 //     leaves no entry.
@@ -66,8 +67,8 @@ func (r *accountRec) clone() *accountRec {
 	return &c
 }
 
-// cacheAccount keeps a copy of the record just committed for ref (under ref's account
-// lock).
+// cacheAccount keeps the record just committed for ref (under ref's account lock). It
+// takes rec over: the caller must not use it afterwards.
 func (c *Core) cacheAccount(ref AccountRef, rec *accountRec, epoch uint64) {
 	s := c.shard(ref)
 	m := c.acctCache[s]
@@ -81,7 +82,7 @@ func (c *Core) cacheAccount(ref AccountRef, rec *accountRec, epoch uint64) {
 			break
 		}
 	}
-	m[ref] = cachedAccount{epoch: epoch, rec: rec.clone()}
+	m[ref] = cachedAccount{epoch: epoch, rec: rec}
 }
 
 // forgetAccounts drops the cached records of refs (under their account locks).

@@ -544,6 +544,7 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 		Result: encodeResult(kind, hash, pay)})
 	if err == nil && !out.Duplicate && out.Status == ledger.Committed && uint32(out.BusinessDate) == date {
 		// Durable and published: the records written are the accounts' current ones.
+		// The cache takes them over (nothing below uses accts' records again).
 		epoch := c.acctEpoch.Load()
 		for _, w := range wrote {
 			c.cacheAccount(w.ref, w.rec, epoch)
