@@ -129,7 +129,10 @@ func classOf(mti string) string {
 func reply(rc string) *specs.Message { return &specs.Message{ResponseCode: rc} }
 
 // mmdd is DE 15 of a business date.
-func mmdd(d ledger.Date) string { return fmt.Sprintf("%04d", uint32(d)%10000) }
+func mmdd(d ledger.Date) string {
+	v := uint32(d) % 10000
+	return string([]byte{byte('0' + v/1000), byte('0' + v/100%10), byte('0' + v/10%10), byte('0' + v%10)})
+}
 
 // declineCode maps a billpay refusal to its §6 code.
 func declineCode(err error) (string, bool) {

@@ -206,7 +206,11 @@ func allocTag(as []billpay.Allocation, room int) string {
 		buf = append(buf, ':')
 		buf = append(buf, a.Service...)
 		buf = append(buf, ':')
-		buf = append(buf, period(a.Period)...)
+		if a.Period == 0 {
+			buf = append(buf, "000000"...)
+		} else {
+			buf = strconv.AppendInt(buf, int64(a.Period), 10)
+		}
 		buf = append(buf, '=')
 		buf = strconv.AppendInt(buf, a.Amount, 10)
 		buf = append(buf, ';')

@@ -298,3 +298,14 @@ func TestAllocTagCut(t *testing.T) {
 		}
 	}
 }
+
+func TestMMDD(t *testing.T) {
+	for _, tc := range []struct {
+		d    ledger.Date
+		want string
+	}{{20261121, "1121"}, {20260101, "0101"}, {20260930, "0930"}, {20261231, "1231"}} {
+		if got := mmdd(tc.d); got != tc.want {
+			t.Errorf("mmdd(%d) = %q, want %q", tc.d, got, tc.want)
+		}
+	}
+}
