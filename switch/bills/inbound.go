@@ -73,4 +73,3 @@ func serveInbound(ctx context.Context, r *hostswitch.Router, dir hostswitch.Dire
 	}
 	return resp
 }
-
