@@ -198,13 +198,23 @@ func TestReversal(t *testing.T) {
 		})
 	}
 
-	// A reversal honours the balance rules: the provider was paid out meanwhile.
+	// A reversal is not held to the balance rules: the provider was paid out meanwhile,
+	// the reversal still posts and the provider now owes the hub (payable below zero),
+	// while a forward movement that would do the same is refused.
 	p2 := submit(t, s, cmdOf("pay2", payment(700, 0, "P2")))
 	if o := submit(t, s, cmdOf("payout", move(provider, settle, 700))); o.Status != Committed {
 		t.Fatalf("payout = %+v", o)
 	}
-	if o := submit(t, s, &Command{Key: []byte("rev2"), Reverse: p2.TransferID}); o.Status != Declined || !errors.Is(o.Reason, ErrInsufficientFunds) {
-		t.Fatalf("reversal after payout = %+v, want ErrInsufficientFunds", o)
+	before := s.Balance(provider, 944)
+	if o := submit(t, s, &Command{Key: []byte("rev2"), Reverse: p2.TransferID}); o.Status != Committed {
+		t.Fatalf("reversal after payout = %+v, want committed", o)
+	}
+	after := s.Balance(provider, 944)
+	if after.Credits-after.Debits >= 0 || (before.Credits-before.Debits)-(after.Credits-after.Debits) <= 0 {
+		t.Fatalf("provider payable %+v → %+v, want it taken below zero", before, after)
+	}
+	if o := submit(t, s, cmdOf("payout2", move(provider, settle, 1))); o.Status != Declined || !errors.Is(o.Reason, ErrInsufficientFunds) {
+		t.Fatalf("payout from a negative payable = %+v, want ErrInsufficientFunds", o)
 	}
 	mustVerify(t, s)
 }

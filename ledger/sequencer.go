@@ -205,7 +205,7 @@ func (q *sequencer) add(r *request) {
 	case cmd.Transfer != nil:
 		r.xfer = *cmd.Transfer
 		t = &r.xfer
-		reason = q.check(t.Postings)
+		reason = q.check(t.Postings, true)
 	case cmd.Reverse != 0:
 		t = &r.xfer
 		reason = q.reversal(cmd.Reverse, t)
@@ -262,9 +262,9 @@ func (q *sequencer) lookupIdem(key []byte) ([]byte, bool, error) {
 	return nil, false, q.idemIt.Error()
 }
 
-// check computes the balance deltas of postings and applies the balance rules.
-// The deltas stay in q.deltas for post.
-func (q *sequencer) check(ps []Posting) error {
+// check computes the balance deltas of postings and, with rules, applies the balance
+// rules. The deltas stay in q.deltas for post.
+func (q *sequencer) check(ps []Posting, rules bool) error {
 	q.deltas = q.deltas[:0]
 	for i := range ps {
 		p := &ps[i]
@@ -288,7 +288,7 @@ func (q *sequencer) check(ps []Posting) error {
 		}
 	}
 	for _, d := range q.deltas {
-		if !allowed(d.a.kind, d.a.bal.Debits+d.dr, d.a.bal.Credits+d.cr) {
+		if rules && !allowed(d.a.kind, d.a.bal.Debits+d.dr, d.a.bal.Credits+d.cr) {
 			return ErrInsufficientFunds
 		}
 	}
@@ -345,7 +345,12 @@ func (q *sequencer) reversal(orig TransferID, t *Transfer) error {
 		p.Side = Debit + Credit - p.Side
 		t.Postings[i] = p
 	}
-	return q.check(t.Postings)
+	// A reversal undoes money that did move; it is not held to the balance rules. After
+	// a payout it takes the provider payable (and commission income) below zero: the
+	// provider then owes the hub that amount, which clearing shows in its positions.
+	// Refusing it would leave an advice (host-iso8583.md §7: always acknowledged)
+	// unanswerable.
+	return q.check(t.Postings, false)
 }
 
 // post assigns t its id and date, applies the deltas computed by check and writes the

@@ -137,9 +137,9 @@ func (l *Ledger) Submit(ctx context.Context, cmd *ledger.Command) (ledger.Outcom
 				return ledger.Outcome{}, ledger.ErrUnbalanced
 			}
 		}
-		// Provider payables may not go negative.
+		// Provider payables may not go negative, but for a reversal (as the real ledger).
 		for _, p := range t.Postings {
-			if p.Account.Kind == ledger.KindProviderPayable && p.Side == ledger.Debit {
+			if cmd.Reverse == 0 && p.Account.Kind == ledger.KindProviderPayable && p.Side == ledger.Debit {
 				b := l.balances[p.Account][p.Currency]
 				if b.Credits-b.Debits-p.Amount < 0 {
 					out = ledger.Outcome{Status: ledger.Declined, Reason: ledger.ErrInsufficientFunds, BusinessDate: l.date, Result: out.Result}
