@@ -224,3 +224,39 @@ func TestRunAfterFailedWrite(t *testing.T) {
 		t.Fatalf("second run: posted %d, existing %d, files %+v", r.Posted, r.Existing, r.Files)
 	}
 }
+
+// A reversal after its provider was paid out (the day cleared, no new money since)
+// still posts: the provider payable goes below zero, the next day's register carries
+// the negative entry, and that day's payout leaves the provider out.
+func TestLateReversalAfterPayout(t *testing.T) {
+	e := newEnv(t, vfs.NewMem(), "db")
+	e.debts("AZERSU", map[string][]string{"7000000001": {"WATER:40.00"}})
+	e.at("2026-11-01T08:00:00Z")
+	e.pay(pay{key: "p1", provider: "AZERSU", account: "7000000001", amount: 1500,
+		channel: billpay.ChannelKiosk, method: billpay.MethodCash, acquirer: "AGENT1", terminal: "T0000001"})
+	e.cutover(20261102)
+	if res := e.run(20261101, nil); res.Posted == 0 {
+		t.Fatalf("day 1 settled nothing: %+v", res)
+	}
+	payable := ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: "AZERSU"}
+	if b := e.st.Balance(payable, 944); b.Credits != b.Debits {
+		t.Fatalf("AZERSU payable after the payout %+v, want 0", b)
+	}
+	e.at("2026-11-02T08:00:00Z")
+	e.reverse("r1", "p1", false) // an advice: reverses whatever day it is
+	if b := e.st.Balance(payable, 944); b.Credits-b.Debits >= 0 {
+		t.Fatalf("AZERSU payable after the late reversal %+v, want below zero (the provider owes it back)", b)
+	}
+	e.cutover(20261103)
+	res := e.run(20261102, nil)
+	if res.Reversals != 1 {
+		t.Fatalf("day 2: %d late reversals in the registers, want 1", res.Reversals)
+	}
+	files := readDay(t, res.Dir)
+	if pain, ok := files["payout.xml"]; ok && strings.Contains(string(pain), "AZERSU") {
+		t.Fatalf("day 2's payout pays AZERSU, whose day is negative:\n%s", pain)
+	}
+	if rep, err := e.st.Verify(); err != nil {
+		t.Fatalf("ledger verify: %v\n%s", err, rep.String())
+	}
+}
