@@ -79,11 +79,15 @@ func TestFraming(t *testing.T) {
 	th := startHost(t, Config{}, nil)
 	for _, link := range links {
 		t.Run(linkName(link)+"/three unreadable close", func(t *testing.T) {
+			bystander := th.dial(t, link)
+			wantResp(t, bystander.roundTrip(bystander.netMgmt("301")), "0810", "00")
 			p := th.dial(t, link)
 			for range 3 {
 				p.write(p.frame(garbage(40)))
 			}
 			p.expectClosed(5 * time.Second)
+			// The host keeps serving its other connections.
+			wantResp(t, bystander.roundTrip(bystander.netMgmt("301")), "0810", "00")
 		})
 		t.Run(linkName(link)+"/unreadable then good resets the count", func(t *testing.T) {
 			p := th.dial(t, link)
@@ -101,9 +105,11 @@ func TestFraming(t *testing.T) {
 			p := th.dial(t, link)
 			p.write(p.frame(garbage(specs.MaxFrame)))
 			wantResp(t, p.roundTrip(p.netMgmt("301")), "0810", "00")
+			bystander := th.dial(t, link)
 			hdr := p.frame(garbage(specs.MaxFrame + 1))[:p.d.Framer().HeaderLen()]
 			p.write(hdr)
 			p.expectClosed(5 * time.Second)
+			wantResp(t, bystander.roundTrip(bystander.netMgmt("301")), "0810", "00")
 		})
 		t.Run(linkName(link)+"/header 0 closes", func(t *testing.T) {
 			p := th.dial(t, link)
