@@ -477,6 +477,13 @@ func (s *Server) reverse(w http.ResponseWriter, r *http.Request, op *Operator) e
 	if err != nil {
 		return err
 	}
+	if rec.Method == billpay.MethodCard && !rec.Reversed {
+		// The card's money is held at its processing centre; reversing the payment here
+		// alone would leave the card charged. Card payments are reversed on the ISO side
+		// (a terminal's 0400/0420, which also advise the PC).
+		return perr(http.StatusConflict, CodeCardReversal,
+			"a card payment is reversed through its processing centre (ISO 0400/0420), not by an operator over HTTP")
+	}
 	rv, err := s.core.Reverse(r.Context(), billpay.ReverseRequest{Key: []byte("h/op/" + op.Name + "/" + key), Receipt: rec.Receipt, SameDayOnly: true})
 	if err != nil {
 		return err

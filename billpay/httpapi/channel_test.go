@@ -221,6 +221,13 @@ func TestCardPayments(t *testing.T) {
 	if n := e.auth.calls.Load(); n != 1 || e.auth.completed.Load() != 1 {
 		t.Fatalf("%d authorizations for one payment, %d completions", n, e.auth.completed.Load())
 	}
+	// An operator cannot reverse a card payment over HTTP: the card would stay charged at
+	// its processing centre. Nothing changes.
+	wantProblem(t, e.req("POST", "/v1/payments/"+p.Receipt+"/reversal", DemoOperatorKey, nil, "Idempotency-Key: crv"), 409, CodeCardReversal)
+	e.req("GET", "/v1/payments/"+p.Receipt, DemoWebKey, nil).json(t, &st)
+	if st.Status != "posted" {
+		t.Fatalf("card payment after a refused reversal: %+v", st)
+	}
 	// Another card under the same key: conflict, no authorization.
 	wantProblem(t, e.req("POST", "/v1/payments", DemoWebKey, card("4169741234567891"), "Idempotency-Key: c1"), 409, CodeIdempotencyConflict)
 	if n := e.auth.calls.Load(); n != 1 {

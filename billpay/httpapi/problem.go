@@ -52,6 +52,7 @@ const (
 	CodeTLSRequired         = "tls_required"
 	CodeCardDeclined        = "card_declined"
 	CodeCardUnavailable     = "card_unavailable"
+	CodeCardReversal        = "card_reversal_not_here"
 	CodeImportRefused       = "import_refused"
 	CodeSignatureRequired   = "signature_required"
 	CodeInvalidCode         = "invalid_verification_code"
@@ -69,7 +70,7 @@ var titles = map[string]string{
 	CodeUnknownAccount: "Unknown account", CodeUnknownReceipt: "Unknown receipt", CodeNotAllowed: "Not allowed",
 	CodeAlreadyReversed: "Already reversed", CodeDayClosed: "Business day closed", CodeBadRequest: "Bad request",
 	CodeTLSRequired: "Card data only over TLS", CodeCardDeclined: "Card declined",
-	CodeCardUnavailable: "Card processing unavailable", CodeImportRefused: "Update refused",
+	CodeCardUnavailable: "Card processing unavailable", CodeCardReversal: "Card payments are reversed through the processing centre", CodeImportRefused: "Update refused",
 	CodeSignatureRequired: "Signature required", CodeInvalidCode: "Invalid verification code",
 	CodeTimeout: "Timed out", CodeUnavailable: "Service unavailable", CodeInternal: "Internal error",
 }
