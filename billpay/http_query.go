@@ -7,7 +7,6 @@ package billpay
 import (
 	"context"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/billswitch/billswitch/billpay/debtfile"
@@ -43,11 +42,7 @@ func (r *paymentRec) record(receipt string) *PaymentRecord {
 		BusinessDate: ledger.Date(r.PaidDate), PostedAt: time.Unix(0, r.PostedAt), Reversed: r.Reversed,
 		ReversalDate: ledger.Date(r.ReversalDate), Credential: r.Credential}
 	// The authorization code is the receipt's day sequence modulo 10^6 (commitPayment).
-	if len(receipt) == 14 {
-		if n, err := strconv.ParseUint(receipt[7:], 10, 64); err == nil {
-			out.AuthCode = fmt.Sprintf("%06d", n%1_000_000)
-		}
-	}
+	out.AuthCode = authCode(receipt)
 	return out
 }
 

@@ -21,7 +21,8 @@ const (
 	prefixAccountCode byte = 0x24
 	// 0x25 | receipt ("R" YYMMDD seq7) → paymentRec. Byte order = day, then sequence.
 	prefixPayment byte = 0x25
-	// 0x26 | provider | 0x00 | seq u64 → notice (pending; deleted on acknowledgement).
+	// 0x26 | provider | 0x00 | seq u64 → notice (pending; deleted on acknowledgement):
+	// kind, account, receipt, date, time; the rest is read from the payment (outbox.go).
 	prefixOutbox byte = 0x26
 	// 0x27 | provider → highest acknowledged notice seq u64.
 	prefixOutboxAck byte = 0x27

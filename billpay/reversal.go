@@ -59,6 +59,14 @@ func encodeReversal(hash [32]byte, r *Reversal) []byte {
 
 func (c *Core) reversalFromOutcome(out ledger.Outcome, hash [32]byte) (*Reversal, error) {
 	v := out.Result
+	if out.Status == ledger.Declined && len(v) == 0 {
+		// The ledger keeps no result with a decline (e.g. already reversed): its own
+		// request hash tells.
+		if out.RequestHash != hash {
+			return nil, declinef(DeclineConflict, "idempotency key reused with a different request")
+		}
+		return nil, ledgerDecline(out.Reason)
+	}
 	if len(v) < 34 || v[0] != recFormat || v[1] != resultReverse {
 		return nil, errCorrupt
 	}
@@ -166,7 +174,7 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 			}
 		}
 	}
-	notices, err := c.prepareNotices(view, NoticeReversal, rec, receipt, rec.Allocations, c.clock())
+	notices, err := c.prepareNotices(view, NoticeReversal, receipt, rec.Allocations, c.clock())
 	if err != nil {
 		return nil, err
 	}
@@ -218,17 +226,20 @@ func (c *Core) findOriginal(ctx context.Context, view ledger.Reader, req *Revers
 			if !ok {
 				continue
 			}
-			kind, _, p, err := decodeResult(o.Result)
+			if o.Status != ledger.Committed {
+				return nil, "", out, nil
+			}
+			r, err := decodeResult(o.Result)
 			if err != nil {
 				return nil, "", out, err
 			}
-			if kind == resultVoid {
+			if r.kind == resultVoid {
 				return nil, "", out, declinef(DeclineAlreadyReversed, "the original was already voided")
 			}
-			if o.Status != ledger.Committed || p == nil {
+			if r.receipt == "" {
 				return nil, "", out, nil
 			}
-			receipt, out = p.Receipt, o
+			receipt, out = r.receipt, o
 			break
 		}
 		if receipt == "" {
@@ -260,7 +271,7 @@ func (c *Core) void(ctx context.Context, req *ReverseRequest, cmdKey []byte, has
 	voidKey := append([]byte(cmdPay), req.OriginalKey...)
 	// One command under the original's key (the marker) and one under the reversal's
 	// own key (its outcome); the first wins against a racing original.
-	out, err := c.l.Submit(ctx, &ledger.Command{Key: voidKey, RequestHash: [32]byte{0xff}, Result: encodeResult(resultVoid, [32]byte{0xff}, nil)})
+	out, err := c.l.Submit(ctx, &ledger.Command{Key: voidKey, RequestHash: [32]byte{0xff}, Result: encodeResult(resultVoid, "")})
 	if errors.Is(err, ledger.ErrConflict) {
 		// The original committed meanwhile: reverse it normally.
 		req.VoidUnknown = false

@@ -125,6 +125,10 @@ type Outcome struct {
 	BusinessDate Date
 	Result       []byte
 	Duplicate    bool // the stored outcome of an earlier command with the same key
+	// RequestHash is the hash of the request the outcome was decided for (the command's
+	// RequestHash), stored with it: a caller replaying a key by Lookup compares it with
+	// its own request's, so its Result need not carry a copy.
+	RequestHash [32]byte
 }
 
 var (

@@ -264,7 +264,7 @@ func (r *idemRecord) outcome() Outcome {
 		res = append([]byte(nil), r.result...)
 	}
 	return Outcome{Status: r.status, Reason: reason, TransferID: r.transfer,
-		BusinessDate: r.date, Result: res}
+		BusinessDate: r.date, Result: res, RequestHash: r.hash}
 }
 
 func appendBalance(dst []byte, b Balance) []byte {

@@ -707,3 +707,41 @@ func TestSameKeyWithinOneGroup(t *testing.T) {
 	}
 	mustVerify(t, s)
 }
+
+// TestOutcomeCarriesRequestHash: every outcome — fresh, declined, a repeat in the same
+// group or a later one, and Lookup after a reopen — carries the hash of the request it
+// was decided for, so callers need not store a copy in Result.
+func TestOutcomeCarriesRequestHash(t *testing.T) {
+	fs := vfs.NewMem()
+	s := openTest(t, fs)
+	ctx := context.Background()
+	h1, h2 := hashOf("pay-1"), hashOf("rev-twice")
+	first := submit(t, s, &Command{Key: []byte("k1"), RequestHash: h1, Transfer: payment(1000, 10, "p1"), Result: []byte("r")})
+	rev := submit(t, s, &Command{Key: []byte("r1"), RequestHash: hashOf("rev"), Reverse: first.TransferID})
+	again := submit(t, s, &Command{Key: []byte("r2"), RequestHash: h2, Reverse: first.TransferID})
+	if rev.Status != Committed || again.Status != Declined {
+		t.Fatalf("reversals: %+v, %+v", rev, again)
+	}
+	repeat := submit(t, s, &Command{Key: []byte("k1"), RequestHash: h1, Transfer: payment(1000, 10, "p1"), Result: []byte("r")})
+	check := func(name string, o Outcome, want [32]byte) {
+		t.Helper()
+		if o.RequestHash != want {
+			t.Errorf("%s: request hash %x, want %x", name, o.RequestHash[:4], want[:4])
+		}
+	}
+	check("fresh", first, h1)
+	check("declined", again, h2)
+	check("repeat", repeat, h1)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	s = openTest(t, fs)
+	defer s.Close()
+	for key, want := range map[string][32]byte{"k1": h1, "r2": h2} {
+		o, ok, err := s.Lookup(ctx, []byte(key))
+		if err != nil || !ok {
+			t.Fatalf("lookup %s: %v %v", key, ok, err)
+		}
+		check("lookup "+key, o, want)
+	}
+}

@@ -211,7 +211,7 @@ func (q *sequencer) add(r *request) {
 		reason = q.reversal(cmd.Reverse, t)
 	}
 	if reason != nil {
-		r.out = Outcome{Status: Declined, Reason: reason, BusinessDate: q.date}
+		r.out = Outcome{Status: Declined, Reason: reason, BusinessDate: q.date, RequestHash: cmd.RequestHash}
 		q.record(r, nil)
 		return
 	}
@@ -236,7 +236,7 @@ func (q *sequencer) add(r *request) {
 		}
 		q.whash.Sum(r.digest[:0])
 	}
-	r.out = Outcome{Status: Committed, BusinessDate: q.date, Result: cmd.Result}
+	r.out = Outcome{Status: Committed, BusinessDate: q.date, Result: cmd.Result, RequestHash: cmd.RequestHash}
 	if t != nil {
 		q.post(r, t)
 	}

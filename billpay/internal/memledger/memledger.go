@@ -98,7 +98,7 @@ func (l *Ledger) Submit(ctx context.Context, cmd *ledger.Command) (ledger.Outcom
 		o.Duplicate = true
 		return o, nil
 	}
-	out := ledger.Outcome{Status: ledger.Committed, BusinessDate: l.date, Result: slices.Clone(cmd.Result)}
+	out := ledger.Outcome{Status: ledger.Committed, BusinessDate: l.date, Result: slices.Clone(cmd.Result), RequestHash: cmd.RequestHash}
 	var t *ledger.Transfer
 	switch {
 	case cmd.Reverse != 0:
@@ -107,7 +107,7 @@ func (l *Ledger) Submit(ctx context.Context, cmd *ledger.Command) (ledger.Outcom
 			return ledger.Outcome{}, ledger.ErrNotFound
 		}
 		if l.reversed[cmd.Reverse] {
-			out = ledger.Outcome{Status: ledger.Declined, Reason: ledger.ErrAlreadyReversed, BusinessDate: l.date, Result: out.Result}
+			out = ledger.Outcome{Status: ledger.Declined, Reason: ledger.ErrAlreadyReversed, BusinessDate: l.date, RequestHash: cmd.RequestHash} // no Result, as the real ledger
 			l.idem[string(cmd.Key)] = idem{cmd.RequestHash, out}
 			return out, nil
 		}
@@ -142,7 +142,7 @@ func (l *Ledger) Submit(ctx context.Context, cmd *ledger.Command) (ledger.Outcom
 			if cmd.Reverse == 0 && p.Account.Kind == ledger.KindProviderPayable && p.Side == ledger.Debit {
 				b := l.balances[p.Account][p.Currency]
 				if b.Credits-b.Debits-p.Amount < 0 {
-					out = ledger.Outcome{Status: ledger.Declined, Reason: ledger.ErrInsufficientFunds, BusinessDate: l.date, Result: out.Result}
+					out = ledger.Outcome{Status: ledger.Declined, Reason: ledger.ErrInsufficientFunds, BusinessDate: l.date, RequestHash: cmd.RequestHash}
 					l.idem[string(cmd.Key)] = idem{cmd.RequestHash, out}
 					return out, nil
 				}
