@@ -745,3 +745,43 @@ func TestOutcomeCarriesRequestHash(t *testing.T) {
 		check("lookup "+key, o, want)
 	}
 }
+
+// TestBlockCacheHoldsBlocks: Pebble charges its memtables to the block cache; the store
+// sizes the cache beyond them, so that blocks read by lookups stay cached. (With the
+// cache created at CacheSize alone, three memtables took all of it: every lookup read
+// its index and filter blocks from the files again.)
+func TestBlockCacheHoldsBlocks(t *testing.T) {
+	opts := testOptions(vfs.NewMem())
+	opts.MemTableSize = 1 << 20
+	opts.CacheSize = 2 << 20 // less than the memtables Pebble may charge to it
+	s, err := Open(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	ctx := context.Background()
+	const n = 6000 // several memtables' worth: the outcomes end up in sstables
+	for i := range n {
+		key := fmt.Sprintf("cache-%05d", i)
+		submit(t, s, &Command{Key: []byte(key), RequestHash: hashOf(key), Transfer: payment(100, 1, key),
+			Result: make([]byte, 200)})
+	}
+	if st := s.Storage(); st.Flushes == 0 {
+		t.Fatalf("no flush after %d commands: %+v", n, st)
+	}
+	lookups := func() {
+		for i := 0; i < n; i += 7 {
+			if _, ok, err := s.Lookup(ctx, []byte(fmt.Sprintf("cache-%05d", i))); !ok || err != nil {
+				t.Fatalf("lookup %d: %v %v", i, ok, err)
+			}
+		}
+	}
+	lookups()
+	before := s.Storage()
+	lookups()
+	after := s.Storage()
+	hits, misses := after.CacheHits-before.CacheHits, after.CacheMisses-before.CacheMisses
+	if after.CacheBytes == 0 || misses > hits/10 {
+		t.Fatalf("second pass of lookups: %d hits, %d misses, %d bytes cached", hits, misses, after.CacheBytes)
+	}
+}

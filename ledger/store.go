@@ -44,8 +44,12 @@ type Options struct {
 	// MemTableSize is Pebble's memtable size (default 64 MiB). A batch larger than
 	// half of it is handed to Pebble as a flushable batch (large imports).
 	MemTableSize uint64
-	// CacheSize is Pebble's block cache (default 128 MiB): the idempotency lookups
-	// of the sequencer read index and filter blocks on every command.
+	// CacheSize is Pebble's block cache for sstable blocks (default 128 MiB): the
+	// idempotency lookups of the sequencer read index and filter blocks on every
+	// command. Pebble charges its memtables to the same cache (up to three: the mutable
+	// one, one being flushed, one kept for reuse), so the cache is created that much
+	// larger (memTableReserve); without it the memtables took the whole cache and every
+	// lookup read its blocks from the files (docs/decisions-perf.md).
 	CacheSize int64
 }
 
@@ -94,6 +98,20 @@ type Stats struct {
 	Duplicates uint64
 	MaxGroup   uint64 // largest group so far
 }
+
+// StorageStats are Pebble's own counters of the store.
+type StorageStats struct {
+	CacheHits, CacheMisses uint64 // block cache lookups
+	CacheBytes             int64  // sstable blocks held in the block cache
+	L0Files                int64  // sstables in level 0 (read amplification)
+	Flushes, Compactions   int64
+	CompactionDebt         uint64 // estimated bytes still to compact
+}
+
+// memTableReserve is how many memtables Pebble may charge to the block cache at once:
+// the mutable one, one waiting to be flushed (MemTableStopWritesThreshold 2) and one
+// kept for reuse after a flush.
+const memTableReserve = 3
 
 // Store is the ledger: one Pebble database and the sequencer that owns every write.
 // It implements Ledger.
@@ -166,7 +184,7 @@ func Open(opts Options) (*Store, error) {
 	for i := range popts.Levels {
 		popts.Levels[i].FilterPolicy = bloom.FilterPolicy(10)
 	}
-	cache := pebble.NewCache(opts.CacheSize)
+	cache := pebble.NewCache(opts.CacheSize + memTableReserve*int64(opts.MemTableSize))
 	popts.Cache = cache
 	db, err := pebble.Open(opts.Dir, popts)
 	cache.Unref()
@@ -305,6 +323,17 @@ func (s *Store) Stats() Stats {
 		Groups: s.stats.groups.Load(), Commands: s.stats.commands.Load(),
 		Transfers: s.stats.transfers.Load(), Declined: s.stats.declined.Load(),
 		Duplicates: s.stats.duplicates.Load(), MaxGroup: s.stats.maxGroup.Load(),
+	}
+}
+
+// Storage returns Pebble's counters (one db.Metrics call: for a metrics scrape, not
+// for a hot path).
+func (s *Store) Storage() StorageStats {
+	m := s.db.Metrics()
+	return StorageStats{
+		CacheHits: uint64(m.BlockCache.Hits), CacheMisses: uint64(m.BlockCache.Misses), CacheBytes: m.BlockCache.Size,
+		L0Files: m.Levels[0].TablesCount, Flushes: m.Flush.Count, Compactions: m.Compact.Count,
+		CompactionDebt: m.Compact.EstimatedDebt,
 	}
 }
 

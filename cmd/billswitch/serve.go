@@ -361,5 +361,41 @@ func registerLedgerMetrics(reg *prometheus.Registry, store *ledger.Store) {
 		counter("billswitch_ledger_transfers_total", "Transfers committed.", func(s ledger.Stats) uint64 { return s.Transfers }),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "billswitch_ledger_max_group", Help: "Largest group commit so far (commands)."},
 			func() float64 { return float64(store.Stats().MaxGroup) }),
+		newStorageCollector(store),
 	)
+}
+
+// storageCollector exports Pebble's counters, read once per scrape.
+type storageCollector struct {
+	store                                               *ledger.Store
+	hits, misses, bytes, l0, flushes, compactions, debt *prometheus.Desc
+}
+
+func newStorageCollector(store *ledger.Store) *storageCollector {
+	return &storageCollector{store: store,
+		hits:        prometheus.NewDesc("billswitch_storage_block_cache_hits_total", "Pebble block cache hits.", nil, nil),
+		misses:      prometheus.NewDesc("billswitch_storage_block_cache_misses_total", "Pebble block cache misses (blocks read from the files).", nil, nil),
+		bytes:       prometheus.NewDesc("billswitch_storage_block_cache_bytes", "Bytes of sstable blocks in Pebble's block cache.", nil, nil),
+		l0:          prometheus.NewDesc("billswitch_storage_l0_files", "Sstables in Pebble's level 0.", nil, nil),
+		flushes:     prometheus.NewDesc("billswitch_storage_flushes_total", "Pebble memtable flushes.", nil, nil),
+		compactions: prometheus.NewDesc("billswitch_storage_compactions_total", "Pebble compactions.", nil, nil),
+		debt:        prometheus.NewDesc("billswitch_storage_compaction_debt_bytes", "Pebble's estimate of bytes still to compact.", nil, nil),
+	}
+}
+
+func (c *storageCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{c.hits, c.misses, c.bytes, c.l0, c.flushes, c.compactions, c.debt} {
+		ch <- d
+	}
+}
+
+func (c *storageCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.store.Storage()
+	ch <- prometheus.MustNewConstMetric(c.hits, prometheus.CounterValue, float64(s.CacheHits))
+	ch <- prometheus.MustNewConstMetric(c.misses, prometheus.CounterValue, float64(s.CacheMisses))
+	ch <- prometheus.MustNewConstMetric(c.bytes, prometheus.GaugeValue, float64(s.CacheBytes))
+	ch <- prometheus.MustNewConstMetric(c.l0, prometheus.GaugeValue, float64(s.L0Files))
+	ch <- prometheus.MustNewConstMetric(c.flushes, prometheus.CounterValue, float64(s.Flushes))
+	ch <- prometheus.MustNewConstMetric(c.compactions, prometheus.CounterValue, float64(s.Compactions))
+	ch <- prometheus.MustNewConstMetric(c.debt, prometheus.GaugeValue, float64(s.CompactionDebt))
 }
