@@ -74,7 +74,11 @@ type positiveDebt struct {
 }
 
 func allocateAuto(amount int64, accounts []AccountDues, single bool) ([]Allocation, error) {
-	var debts []positiveDebt
+	n := 0
+	for i := range accounts {
+		n += len(accounts[i].Dues)
+	}
+	debts := make([]positiveDebt, 0, n)
 	for i := range accounts {
 		a := &accounts[i]
 		for _, d := range a.Dues {

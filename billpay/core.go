@@ -99,8 +99,8 @@ func (c *Core) provLock(p string) *sync.RWMutex {
 // lockAccounts locks the payment locks of refs (in a fixed order, no deadlock) and the
 // import locks of their providers for reading; the returned func unlocks.
 func (c *Core) lockAccounts(refs []AccountRef) func() {
-	var provs []string
-	var shards []int
+	provs := make([]string, 0, len(refs))
+	shards := make([]int, 0, len(refs))
 	for _, r := range refs {
 		shards = append(shards, c.shard(r))
 		provs = append(provs, r.Provider)

@@ -208,12 +208,11 @@ func decodeResult(v []byte) (storedResult, error) {
 	return r, errCorrupt
 }
 
-// authCode is the authorization code of receipt: its day sequence modulo 10^6.
+// authCode is the authorization code of receipt: its day sequence modulo 10^6, i.e. the
+// last six of its seven zero-padded sequence digits.
 func authCode(receipt string) string {
 	if len(receipt) == 14 {
-		if n, err := strconv.ParseUint(receipt[7:], 10, 64); err == nil {
-			return zeroPad(n%1_000_000, 6)
-		}
+		return receipt[8:]
 	}
 	return ""
 }
@@ -345,10 +344,15 @@ func decodePayment(v []byte) (*paymentRec, error) {
 func (c *Core) nextReceipt(view ledger.Reader, date uint32) (string, uint64, error) {
 	c.rcptMu.Lock()
 	defer c.rcptMu.Unlock()
-	day := "R" + zeroPad(uint64(date%1_000_000), 6)
+	// "R" YYMMDD seq7, built in one buffer (one allocation: the string).
+	var b [14]byte
+	b[0] = 'R'
+	for i, v := 6, date%1_000_000; i >= 1; i, v = i-1, v/10 {
+		b[i] = byte('0' + v%10)
+	}
 	last, ok := c.rcpt[date]
 	if !ok {
-		pfx := paymentKey(day)
+		pfx := paymentKey(string(b[:7]))
 		err := view.Scan(pfx, prefixEnd(pfx), func(k, _ []byte) bool {
 			if n, err := strconv.ParseUint(string(k[len(pfx):]), 10, 64); err == nil && n > last {
 				last = n
@@ -364,7 +368,10 @@ func (c *Core) nextReceipt(view ledger.Reader, date uint32) (string, uint64, err
 		return "", 0, errors.New("billpay: receipt sequence of the day exhausted")
 	}
 	c.rcpt[date] = last
-	return day + zeroPad(last, 7), last, nil
+	for i, v := 13, last; i >= 7; i, v = i-1, v/10 {
+		b[i] = byte('0' + v%10)
+	}
+	return string(b[:]), last, nil
 }
 
 // Pay takes a payment: allocates it over the target's current debts (host-iso8583.md
@@ -553,7 +560,8 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 	} else {
 		debit = ledger.AccountID{Kind: ledger.KindAcquirerReceivable, Owner: req.Acquirer}
 	}
-	t := &ledger.Transfer{Code: ledger.CodePayment, Refs: ledger.Refs{PaymentID: receipt, RRN: req.RRN, STAN: req.STAN, Terminal: req.Terminal}}
+	t := &ledger.Transfer{Code: ledger.CodePayment, Refs: ledger.Refs{PaymentID: receipt, RRN: req.RRN, STAN: req.STAN, Terminal: req.Terminal},
+		Postings: make([]ledger.Posting, 0, 3)}
 	t.Postings = append(t.Postings, ledger.Posting{Account: debit, Side: ledger.Debit, Amount: req.Amount, Currency: cur})
 	// Per provider: its part less the commission to the provider's payable, the
 	// commission to the hub.
@@ -590,7 +598,7 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 	}
 	// Everything is precomputed as Writes (a WriteFunc command would commit alone, out of
 	// the sequencer's group commit), dated with the business date read before Submit.
-	var wrote []targetAccount // account records of this command, for the cache once durable
+	wrote := make([]targetAccount, 0, len(accts)) // account records of this command, for the cache once durable
 	for _, a := range accts {
 		touched := false
 		for _, al := range allocs {
