@@ -567,20 +567,30 @@ func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *Payme
 	// commission to the hub.
 	reg := c.Registry()
 	var commission int64
-	var provOrder []string
-	part := map[string]int64{}
-	for _, a := range allocs {
-		if _, ok := part[a.Provider]; !ok {
-			provOrder = append(provOrder, a.Provider)
-		}
-		part[a.Provider] += a.Amount
+	// Each provider's part, in the order the allocations first name it (a payment names
+	// one provider or a few: a slice, not a map).
+	type provPart struct {
+		code   string
+		amount int64
 	}
-	for _, p := range provOrder {
-		prov, _ := reg.Provider(p)
-		fee := prov.Commission.Of(part[p])
+	var partsBuf [2]provPart
+	parts := partsBuf[:0]
+next:
+	for _, a := range allocs {
+		for i := range parts {
+			if parts[i].code == a.Provider {
+				parts[i].amount += a.Amount
+				continue next
+			}
+		}
+		parts = append(parts, provPart{a.Provider, a.Amount})
+	}
+	for _, pp := range parts {
+		prov, _ := reg.Provider(pp.code)
+		fee := prov.Commission.Of(pp.amount)
 		commission += fee
-		if net := part[p] - fee; net > 0 {
-			t.Postings = append(t.Postings, ledger.Posting{Account: ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: p}, Side: ledger.Credit, Amount: net, Currency: cur})
+		if net := pp.amount - fee; net > 0 {
+			t.Postings = append(t.Postings, ledger.Posting{Account: ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: pp.code}, Side: ledger.Credit, Amount: net, Currency: cur})
 		}
 	}
 	if commission > 0 {
