@@ -171,3 +171,35 @@ func TestNoticeFormats(t *testing.T) {
 }
 
 func itoa(v int64) string { return strconv.FormatInt(v, 10) }
+
+// TestRegisterKeyAcrossRestart: a registration under a key is found by a new Core on the
+// same store (a restart), with the subscriber as it is now.
+func TestRegisterKeyAcrossRestart(t *testing.T) {
+	ctx := context.Background()
+	c, l, _ := seeded(t)
+	req := SubscriberRequest{Name: "A", Key: []byte("k1"), Accounts: []AccountRef{{"AZERISIQ", "1000000001"}, {"AZERISIQ", "1000000001"}}}
+	first, err := c.Register(ctx, req)
+	if err != nil || first.Duplicate || len(first.Accounts) != 1 {
+		t.Fatalf("first %+v %v", first, err)
+	}
+	if _, err := c.Link(ctx, first.Code, AccountRef{"AZERISIQ", "1000000003"}); err != nil {
+		t.Fatal(err)
+	}
+	c2, err := New(Options{Ledger: l, Registry: DemoRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := c2.Register(ctx, req)
+	if err != nil || !again.Duplicate || again.Code != first.Code || len(again.Accounts) != 2 {
+		t.Fatalf("repeat %+v %v (first %s)", again, err, first.Code)
+	}
+	req.Phone = "+994"
+	_, err = c2.Register(ctx, req)
+	wantDecline(t, err, DeclineConflict)
+	// A key whose request names an unknown account registers nothing and can be used again.
+	_, err = c2.Register(ctx, SubscriberRequest{Name: "B", Key: []byte("k2"), Accounts: []AccountRef{{"AZERISIQ", "9"}}})
+	wantDecline(t, err, DeclineUnknownAccount)
+	if s, err := c2.Register(ctx, SubscriberRequest{Name: "B", Key: []byte("k2")}); err != nil || s.Duplicate {
+		t.Fatalf("key after a refused request: %+v %v", s, err)
+	}
+}

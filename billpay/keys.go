@@ -28,6 +28,9 @@ const (
 	prefixOutboxAck byte = 0x27
 	// 0x28 | name → value: the demo seed marker ("demo" → regcode).
 	prefixMeta byte = 0x28
+	// 0x29 | caller's key → ver u8 | request hash [32] | regcode: a registration taken
+	// under an idempotency key (Register with SubscriberRequest.Key).
+	prefixRegKey byte = 0x29
 )
 
 // Ledger command keys of billpay are namespaced "bp/<kind>/..." so that they never meet
@@ -91,6 +94,8 @@ func outboxKey(p string, seq uint64) []byte {
 func outboxAckKey(p string) []byte { return append([]byte{prefixOutboxAck}, p...) }
 
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
+
+func regKeyKey(key []byte) []byte { return append([]byte{prefixRegKey}, key...) }
 
 // prefixEnd returns the smallest key above every key starting with p.
 func prefixEnd(p []byte) []byte {

@@ -252,6 +252,9 @@ type Subscriber struct {
 	Code               string
 	Name, Phone, Email string
 	Accounts           []AccountRef
+	// Duplicate: Register found the request's key already used by the same request and
+	// returned that registration (as the subscriber is now) instead of a new one.
+	Duplicate bool
 }
 
 func (s *Subscriber) encode() []byte {

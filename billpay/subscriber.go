@@ -3,6 +3,7 @@ package billpay
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"slices"
@@ -14,6 +15,38 @@ import (
 type SubscriberRequest struct {
 	Name, Phone, Email string       // contact details for notices
 	Accounts           []AccountRef // may be empty; link more later
+	// Key, when set, makes the registration idempotent: a repeat of the same request
+	// with the same key returns the code issued the first time (Duplicate), another
+	// request under the key is declined DeclineConflict.
+	Key []byte
+}
+
+func (r *SubscriberRequest) hash(accts []AccountRef) [32]byte {
+	e := enc{b: []byte{1}}
+	e.s(r.Name)
+	e.s(r.Phone)
+	e.s(r.Email)
+	e.u(uint64(len(accts)))
+	for _, a := range accts {
+		e.s(a.Provider)
+		e.s(a.Account)
+	}
+	return sha256.Sum256(e.b)
+}
+
+// registeredUnder returns the code issued under key, if any, and checks hash.
+func (c *Core) registeredUnder(view ledger.Reader, key []byte, hash [32]byte) (string, bool, error) {
+	v, ok, err := view.Get(regKeyKey(key))
+	if err != nil || !ok {
+		return "", false, err
+	}
+	if len(v) < 34 || v[0] != recFormat {
+		return "", false, errCorrupt
+	}
+	if [32]byte(v[1:33]) != hash {
+		return "", false, declinef(DeclineConflict, "idempotency key reused with a different request")
+	}
+	return string(v[33:]), true, nil
 }
 
 // editKey returns a fresh ledger key for a subscriber change (each is its own command).
@@ -43,18 +76,42 @@ func (c *Core) checkAccountExists(view ledger.Reader, ref AccountRef) error {
 
 // Register issues a new registration code for a subscriber and links its accounts.
 func (c *Core) Register(ctx context.Context, req SubscriberRequest) (*Subscriber, error) {
+	var accts []AccountRef
+	for _, a := range req.Accounts {
+		if !slices.Contains(accts, a) {
+			accts = append(accts, a)
+		}
+	}
+	hash := req.hash(accts)
+	if len(req.Key) > 0 {
+		// One registration per key at a time in this process (the only writer of the
+		// store): the second of two concurrent repeats finds the first's record.
+		unlock := c.lockSubscriber("key\x00" + string(req.Key))
+		defer unlock()
+	}
 	view, err := c.l.View()
 	if err != nil {
 		return nil, err
 	}
-	var accts []AccountRef
-	for _, a := range req.Accounts {
+	if len(req.Key) > 0 {
+		code, found, err := c.registeredUnder(view, req.Key, hash)
+		if err != nil || found {
+			view.Close()
+			if err != nil {
+				return nil, err
+			}
+			sub, err := c.Subscriber(ctx, code)
+			if err != nil {
+				return nil, err
+			}
+			sub.Duplicate = true
+			return sub, nil
+		}
+	}
+	for _, a := range accts {
 		if err := c.checkAccountExists(view, a); err != nil {
 			view.Close()
 			return nil, err
-		}
-		if !slices.Contains(accts, a) {
-			accts = append(accts, a)
 		}
 	}
 	view.Close()
@@ -67,6 +124,10 @@ func (c *Core) Register(ctx context.Context, req SubscriberRequest) (*Subscriber
 		writes := []ledger.Write{{Key: subscriberKey(code), Value: sub.encode()}}
 		for _, a := range accts {
 			writes = append(writes, ledger.Write{Key: accountCodeKey(a.Provider, a.Account, code), Value: []byte{}})
+		}
+		if len(req.Key) > 0 {
+			v := append(append([]byte{recFormat}, hash[:]...), code...)
+			writes = append(writes, ledger.Write{Key: regKeyKey(req.Key), Value: v})
 		}
 		// The code is the command key: a code drawn twice meets the ledger's idempotency
 		// record and is drawn again, so no two subscribers ever share one.

@@ -499,7 +499,7 @@ func (s *Server) reverse(w http.ResponseWriter, r *http.Request, op *Operator) e
 		Currency: currencyString(rv.Currency), BusinessDate: dateString(rv.BusinessDate), Allocations: s.allocsOut(rv.Allocations), Duplicate: rv.Duplicate})
 }
 
-func (s *Server) register(w http.ResponseWriter, r *http.Request, _ *Client) error {
+func (s *Server) register(w http.ResponseWriter, r *http.Request, c *Client) error {
 	body, _, err := readBody(w, r, s.cfg.MaxBodyBytes)
 	if err != nil {
 		return err
@@ -521,12 +521,24 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request, _ *Client) err
 		}
 		sr.Accounts = append(sr.Accounts, billpay.AccountRef{Provider: a.Provider, Account: a.Account})
 	}
+	if r.Header.Get("Idempotency-Key") != "" {
+		// Optional here: with it a repeat returns the code issued the first time.
+		key, err := idemKey(r)
+		if err != nil {
+			return err
+		}
+		sr.Key = []byte("h/" + c.Name + "/" + key) // per client, as payments' keys
+	}
 	sub, err := s.core.Register(r.Context(), sr)
 	if err != nil {
 		return err
 	}
 	w.Header().Set("Location", "/v1/subscribers/"+sub.Code)
-	return writeJSON(w, http.StatusCreated, subscriberOut(sub))
+	status := http.StatusCreated
+	if sub.Duplicate {
+		status = http.StatusOK
+	}
+	return writeJSON(w, status, subscriberOut(sub))
 }
 
 func (s *Server) regCode(r *http.Request) (string, error) {

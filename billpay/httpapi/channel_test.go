@@ -441,3 +441,60 @@ func TestConcurrentPayments(t *testing.T) {
 	}
 	_ = http.StatusOK
 }
+
+// TestRegisterIdempotent: with an Idempotency-Key, a repeated registration (the same
+// body, even at the same time) returns the code issued first; another body under the
+// key is refused; the key is the client's own; without a key every POST issues a code.
+func TestRegisterIdempotent(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	body := map[string]any{"name": "Məmmədova Aynur", "accounts": []map[string]any{{"provider": "AZERISIQ", "account": "1000000001"}}}
+	const n = 8
+	codes := make([]string, n)
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := e.req("POST", "/v1/subscribers", DemoWebKey, body, "Idempotency-Key: reg-1")
+			var sub subscriberJSON
+			r.json(t, &sub)
+			codes[i], statuses[i] = sub.Code, r.status
+		}()
+	}
+	wg.Wait()
+	created := 0
+	for i := range n {
+		if codes[i] != codes[0] || len(codes[i]) != 10 {
+			t.Fatalf("repeats got codes %v", codes)
+		}
+		switch statuses[i] {
+		case 201:
+			created++
+		case 200:
+		default:
+			t.Fatalf("status %d", statuses[i])
+		}
+	}
+	if created != 1 {
+		t.Fatalf("%d of %d repeats created a subscriber (statuses %v)", created, n, statuses)
+	}
+	other := map[string]any{"name": "Someone Else"}
+	wantProblem(t, e.req("POST", "/v1/subscribers", DemoWebKey, other, "Idempotency-Key: reg-1"), 409, CodeIdempotencyConflict)
+	// Another client's key space: the same key is a new registration there.
+	var sub subscriberJSON
+	r := e.req("POST", "/v1/subscribers", DemoKioskKey, body, "Idempotency-Key: reg-1")
+	wantStatus(t, r, 201)
+	r.json(t, &sub)
+	if sub.Code == codes[0] {
+		t.Fatalf("another client's key returned %s", sub.Code)
+	}
+	// No key: a new code each time.
+	var a, b subscriberJSON
+	e.req("POST", "/v1/subscribers", DemoWebKey, body).json(t, &a)
+	e.req("POST", "/v1/subscribers", DemoWebKey, body).json(t, &b)
+	if a.Code == b.Code || a.Code == codes[0] {
+		t.Fatalf("keyless registrations %s %s (keyed %s)", a.Code, b.Code, codes[0])
+	}
+	wantProblem(t, e.req("POST", "/v1/subscribers", DemoWebKey, body, "Idempotency-Key: has space"), 400, CodeInvalidField)
+}
