@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"sync"
@@ -854,4 +855,21 @@ func TestSortedBatch(t *testing.T) {
 		t.Fatal("a range delete was sorted")
 	}
 	_ = b.Close()
+}
+
+// TestWritesDigestUnchanged: the digest of a command's writes, hashed from one gathered
+// buffer, is the one the journal has always recorded (write by write).
+func TestWritesDigestUnchanged(t *testing.T) {
+	writes := []Write{{Key: []byte("\x21a"), Value: []byte("value")}, {Key: []byte("\x26b"), Delete: true}, {Key: []byte("\x25c")}}
+	h1 := sha256.New()
+	for _, w := range writes {
+		hashWrite(h1, w.Key, w.Value, w.Delete)
+	}
+	var buf []byte
+	for _, w := range writes {
+		buf = appendHashedWrite(buf, w.Key, w.Value, w.Delete)
+	}
+	if want, got := h1.Sum(nil), sha256.Sum256(buf); string(want) != string(got[:]) {
+		t.Fatalf("digest %x, want %x", got, want)
+	}
 }
