@@ -203,3 +203,18 @@ func TestRegisterKeyAcrossRestart(t *testing.T) {
 		t.Fatalf("key after a refused request: %+v %v", s, err)
 	}
 }
+
+// TestReceiptDigits: receipts are "R" YYMMDD and a seven-digit, zero-padded day
+// sequence; the authorization code is its last six digits.
+func TestReceiptDigits(t *testing.T) {
+	c, _, _ := seeded(t)
+	for i, want := range []string{"R2611010000001", "R2611010000002"} {
+		p, err := c.Pay(context.Background(), cashPay("rd"+strconv.Itoa(i), Target{Provider: "AZERISIQ", Account: "1000000001"}, 10))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Receipt != want || p.AuthCode != want[8:] {
+			t.Fatalf("receipt %q auth %q, want %q %q", p.Receipt, p.AuthCode, want, want[8:])
+		}
+	}
+}

@@ -341,7 +341,7 @@ func decodePayment(v []byte) (*paymentRec, error) {
 // seven-digit sequence of that day. The sequence continues after the highest receipt of
 // the day in the store (read once per day per process), so receipts are unique across
 // restarts; an uncommitted number may be skipped, never reused once durable.
-func (c *Core) nextReceipt(view ledger.Reader, date uint32) (string, uint64, error) {
+func (c *Core) nextReceipt(view ledger.Reader, date uint32) (string, error) {
 	c.rcptMu.Lock()
 	defer c.rcptMu.Unlock()
 	// "R" YYMMDD seq7, built in one buffer (one allocation: the string).
@@ -360,18 +360,18 @@ func (c *Core) nextReceipt(view ledger.Reader, date uint32) (string, uint64, err
 			return true
 		})
 		if err != nil {
-			return "", 0, err
+			return "", err
 		}
 	}
 	last++
 	if last > 9_999_999 {
-		return "", 0, errors.New("billpay: receipt sequence of the day exhausted")
+		return "", errors.New("billpay: receipt sequence of the day exhausted")
 	}
 	c.rcpt[date] = last
 	for i, v := 13, last; i >= 7; i, v = i-1, v/10 {
 		b[i] = byte('0' + v%10)
 	}
-	return string(b[:]), last, nil
+	return string(b[:]), nil
 }
 
 // Pay takes a payment: allocates it over the target's current debts (host-iso8583.md
@@ -498,13 +498,22 @@ func (c *Core) replay(ctx context.Context, cmdKey []byte, hash [32]byte) (*Payme
 	return p, true, err
 }
 
+// declinedByLedger answers an outcome the ledger declined itself (it keeps no result
+// with a decline; its request hash tells a repeat from another request). ok = false
+// for any other outcome.
+func declinedByLedger(out ledger.Outcome, hash [32]byte) (ok bool, err error) {
+	if out.Status != ledger.Declined || len(out.Result) != 0 {
+		return false, nil
+	}
+	if out.RequestHash != hash {
+		return true, declinef(DeclineConflict, "idempotency key reused with a different request")
+	}
+	return true, ledgerDecline(out.Reason)
+}
+
 func (c *Core) fromOutcome(out ledger.Outcome, hash [32]byte) (*Payment, error) {
-	if out.Status == ledger.Declined && len(out.Result) == 0 {
-		// The ledger keeps no result with a decline: its own request hash tells.
-		if out.RequestHash != hash {
-			return nil, declinef(DeclineConflict, "idempotency key reused with a different request")
-		}
-		return nil, ledgerDecline(out.Reason)
+	if ok, err := declinedByLedger(out, hash); ok {
+		return nil, err
 	}
 	r, err := decodeResult(out.Result)
 	if err != nil {
@@ -549,7 +558,7 @@ func ledgerDecline(reason error) error {
 // them with writes as one command.
 func (c *Core) commitPayment(ctx context.Context, view ledger.Reader, req *PaymentRequest, cmdKey []byte, hash [32]byte,
 	kind byte, allocs []Allocation, date uint32, writes []ledger.Write, accts []targetAccount, credential string) (*Payment, error) {
-	receipt, _, err := c.nextReceipt(view, date)
+	receipt, err := c.nextReceipt(view, date)
 	if err != nil {
 		return nil, err
 	}
@@ -666,19 +675,4 @@ next:
 	}
 	pay.BusinessDate, pay.TransferID = out.BusinessDate, out.TransferID
 	return pay, nil
-}
-
-// zeroPad formats v in decimal, left-padded with zeros to width digits (as %0*d).
-func zeroPad(v uint64, width int) string {
-	var buf [20]byte
-	d := strconv.AppendUint(buf[:0], v, 10)
-	if len(d) >= width {
-		return string(d)
-	}
-	out := make([]byte, width)
-	for i := range width - len(d) {
-		out[i] = '0'
-	}
-	copy(out[width-len(d):], d)
-	return string(out)
 }

@@ -58,15 +58,10 @@ func encodeReversal(hash [32]byte, r *Reversal) []byte {
 }
 
 func (c *Core) reversalFromOutcome(out ledger.Outcome, hash [32]byte) (*Reversal, error) {
-	v := out.Result
-	if out.Status == ledger.Declined && len(v) == 0 {
-		// The ledger keeps no result with a decline (e.g. already reversed): its own
-		// request hash tells.
-		if out.RequestHash != hash {
-			return nil, declinef(DeclineConflict, "idempotency key reused with a different request")
-		}
-		return nil, ledgerDecline(out.Reason)
+	if ok, err := declinedByLedger(out, hash); ok {
+		return nil, err
 	}
+	v := out.Result
 	if len(v) < 34 || v[0] != recFormat || v[1] != resultReverse {
 		return nil, errCorrupt
 	}

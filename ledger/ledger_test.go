@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"sync"
@@ -858,12 +859,21 @@ func TestSortedBatch(t *testing.T) {
 }
 
 // TestWritesDigestUnchanged: the digest of a command's writes, hashed from one gathered
-// buffer, is the one the journal has always recorded (write by write).
+// buffer, is the one the journal has always recorded (write by write, the canonical
+// stream of docs/storage.md spelled out here).
 func TestWritesDigestUnchanged(t *testing.T) {
 	writes := []Write{{Key: []byte("\x21a"), Value: []byte("value")}, {Key: []byte("\x26b"), Delete: true}, {Key: []byte("\x25c")}}
 	h1 := sha256.New()
 	for _, w := range writes {
-		hashWrite(h1, w.Key, w.Value, w.Delete)
+		op := byte(1)
+		if w.Delete {
+			op = 2
+		}
+		h1.Write([]byte{op})
+		h1.Write(binary.BigEndian.AppendUint32(nil, uint32(len(w.Key))))
+		h1.Write(w.Key)
+		h1.Write(binary.BigEndian.AppendUint32(nil, uint32(len(w.Value))))
+		h1.Write(w.Value)
 	}
 	var buf []byte
 	for _, w := range writes {

@@ -473,6 +473,7 @@ type DatedWriter interface {
 type streamWriter struct {
 	b    *pebble.Batch
 	h    hash.Hash
+	buf  []byte // one write as the digest hashes it
 	date Date
 }
 
@@ -485,7 +486,8 @@ func (w *streamWriter) Set(key, value []byte) error {
 	if !foreignKeyOK(key) {
 		return fmt.Errorf("%w: write key %x outside prefixes %#x..%#x", ErrInvalid, key, ForeignMin, ForeignMax)
 	}
-	hashWrite(w.h, key, value, false)
+	w.buf = appendHashedWrite(w.buf[:0], key, value, false)
+	w.h.Write(w.buf)
 	return w.b.Set(key, value, nil)
 }
 
@@ -493,11 +495,13 @@ func (w *streamWriter) Delete(key []byte) error {
 	if !foreignKeyOK(key) {
 		return fmt.Errorf("%w: delete key %x outside prefixes %#x..%#x", ErrInvalid, key, ForeignMin, ForeignMax)
 	}
-	hashWrite(w.h, key, nil, true)
+	w.buf = appendHashedWrite(w.buf[:0], key, nil, true)
+	w.h.Write(w.buf)
 	return w.b.Delete(key, nil)
 }
 
-// appendHashedWrite appends one write as the digest hashes it (hashWrite).
+// appendHashedWrite appends one write as a command's writes digest hashes it:
+// op u8 (1 set, 2 delete) | keyLen u32 | key | valLen u32 | val.
 func appendHashedWrite(dst, key, value []byte, del bool) []byte {
 	op := byte(1)
 	if del {
@@ -508,21 +512,6 @@ func appendHashedWrite(dst, key, value []byte, del bool) []byte {
 	dst = append(dst, key...)
 	dst = binary.BigEndian.AppendUint32(dst, uint32(len(value)))
 	return append(dst, value...)
-}
-
-// hashWrite feeds one write to the digest: op u8 | keyLen u32 | key | valLen u32 | val.
-func hashWrite(h hash.Hash, key, value []byte, del bool) {
-	var hdr [5]byte
-	hdr[0] = 1
-	if del {
-		hdr[0] = 2
-	}
-	binary.BigEndian.PutUint32(hdr[1:], uint32(len(key)))
-	h.Write(hdr[:])
-	h.Write(key)
-	binary.BigEndian.PutUint32(hdr[1:], uint32(len(value)))
-	h.Write(hdr[1:])
-	h.Write(value)
 }
 
 // discard drops the group's batch (only ever holding one streamed command).
@@ -557,9 +546,14 @@ func (q *sequencer) commit() {
 			g.err = *p
 			_ = q.batch.Close()
 		} else {
-			if sorted := q.sortedBatch(q.batch); sorted != nil {
-				_ = q.batch.Close()
-				q.batch = sorted
+			// A streamed command (alone in its group, possibly a large batch) is applied
+			// as written: the sort is for the many small commands of a group.
+			streamed := len(g.reqs) == 1 && g.reqs[0].cmd != nil && g.reqs[0].cmd.WriteFunc != nil
+			if !streamed {
+				if sorted := q.sortedBatch(q.batch); sorted != nil {
+					_ = q.batch.Close()
+					q.batch = sorted
+				}
 			}
 			if err := q.s.db.ApplyNoSyncWait(q.batch, pebble.Sync); err != nil {
 				g.err = fmt.Errorf("ledger: commit group %d: %w", q.seq+1, err)
