@@ -53,7 +53,7 @@ type Core struct {
 	rcpt   map[uint32]uint64 // business date → last receipt sequence used
 
 	obMu sync.Mutex
-	ob   map[string]uint64 // provider → last notice sequence used
+	ob   map[string]*noticeSeqs // provider → notice sequences used and in flight
 
 	ackMu sync.Mutex
 
@@ -71,7 +71,7 @@ func New(opts Options) (*Core, error) {
 		opts.Clock = time.Now
 	}
 	c := &Core{l: opts.Ledger, log: opts.Logger.With().Str("component", "billpay").Logger(), clock: opts.Clock,
-		seed: maphash.MakeSeed(), importChunk: importChunkRecords, provLocks: map[string]*sync.RWMutex{}, rcpt: map[uint32]uint64{}, ob: map[string]uint64{}}
+		seed: maphash.MakeSeed(), importChunk: importChunkRecords, provLocks: map[string]*sync.RWMutex{}, rcpt: map[uint32]uint64{}, ob: map[string]*noticeSeqs{}}
 	c.reg.Store(opts.Registry)
 	return c, nil
 }

@@ -492,3 +492,93 @@ func TestPaySubmitFailure(t *testing.T) {
 		t.Fatalf("due %d", d)
 	}
 }
+
+// gatedLedger holds the Submit of the command keyed hold until release is closed.
+type gatedLedger struct {
+	*memledger.Ledger
+	hold    []byte
+	reached chan struct{}
+	release chan struct{}
+}
+
+func (g *gatedLedger) Submit(ctx context.Context, cmd *ledger.Command) (ledger.Outcome, error) {
+	if string(cmd.Key) == string(g.hold) {
+		close(g.reached)
+		<-g.release
+	}
+	return g.Ledger.Submit(ctx, cmd)
+}
+
+// A payment that took a notice sequence but commits after a later one must not be
+// skipped by a provider paging with after= or acknowledging through the later one:
+// PendingNotices shows nothing at or above a sequence still in flight.
+func TestNoticesVisibleInSequenceOrder(t *testing.T) {
+	ctx := context.Background()
+	mem := memledger.New(20261101)
+	g := &gatedLedger{Ledger: mem, hold: append([]byte(cmdPay), "slow"...), reached: make(chan struct{}), release: make(chan struct{})}
+	c, err := New(Options{Ledger: g, Registry: DemoRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := SeedDemo(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if err := SeedDemoLoad(ctx, c, 3); err != nil {
+		t.Fatal(err)
+	}
+	seqs := func(after uint64) string {
+		t.Helper()
+		ns, err := c.PendingNotices(ctx, "AZERISIQ", after, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var s []string
+		for _, n := range ns {
+			s = append(s, fmt.Sprintf("%d:%s", n.Seq, n.Account))
+		}
+		return strings.Join(s, " ")
+	}
+	if _, err := c.Pay(ctx, cashPay("first", Target{Provider: "AZERISIQ", Account: "9000000001"}, 100)); err != nil {
+		t.Fatal(err)
+	}
+	slow := make(chan error, 1)
+	go func() {
+		_, err := c.Pay(ctx, cashPay("slow", Target{Provider: "AZERISIQ", Account: "9000000002"}, 100))
+		slow <- err
+	}()
+	select { // "slow" holds sequence 2, not committed
+	case <-g.reached:
+	case err := <-slow:
+		t.Fatalf("slow payment ended before its submit: %v", err)
+	}
+	if _, err := c.Pay(ctx, cashPay("fast", Target{Provider: "AZERISIQ", Account: "9000000003"}, 100)); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		after uint64
+		want  string
+	}{
+		{0, "1:9000000001"}, // 3 is committed, but 2 may still come
+		{1, ""},
+	} {
+		if got := seqs(tc.after); got != tc.want {
+			t.Fatalf("while 2 is in flight, after %d: %q, want %q", tc.after, got, tc.want)
+		}
+	}
+	close(g.release)
+	if err := <-slow; err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		after uint64
+		want  string
+	}{
+		{0, "1:9000000001 2:9000000002 3:9000000003"},
+		{1, "2:9000000002 3:9000000003"},
+		{2, "3:9000000003"},
+	} {
+		if got := seqs(tc.after); got != tc.want {
+			t.Fatalf("after %d: %q, want %q", tc.after, got, tc.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/billswitch/billswitch/ledger"
@@ -137,38 +138,88 @@ func (c *Core) fillNotice(n *Notice, rec *paymentRec) {
 	}
 }
 
-// nextNotice allocates the next notice sequence of provider p. The first use in a
-// process continues after the highest of: the pending notices in the store and the
-// highest acknowledged one, so sequences never repeat across restarts.
+// noticeSeqs is one provider's notice sequences in this process: the last one
+// assigned, and those assigned to a command that has not finished yet (in flight).
+//
+// A sequence is assigned before its command is submitted, so commands commit out of
+// sequence order: a payment holding 5 may commit after one holding 6. A reader that
+// saw 6 but not 5 would, paging with after=6 or acknowledging through 6, skip 5 for
+// good. PendingNotices therefore shows only notices below the horizon: the lowest
+// sequence still in flight (or the next to be assigned) when it starts. Every
+// sequence below it has finished: committed and published (so in the view taken after
+// it), or failed and never written.
+type noticeSeqs struct {
+	last     uint64
+	inflight map[uint64]struct{}
+}
+
+// nextNotice allocates the next notice sequence of provider p and marks it in flight
+// until releaseNotices. The first use in a process continues after the highest of: the
+// pending notices in the store and the highest acknowledged one, so sequences never
+// repeat across restarts.
 func (c *Core) nextNotice(view ledger.Reader, p string) (uint64, error) {
 	c.obMu.Lock()
 	defer c.obMu.Unlock()
-	last, ok := c.ob[p]
+	st, ok := c.ob[p]
 	if !ok {
+		st = &noticeSeqs{inflight: map[uint64]struct{}{}}
 		if v, found, err := view.Get(outboxAckKey(p)); err != nil {
 			return 0, err
 		} else if found && len(v) == 8 {
-			last = binary.BigEndian.Uint64(v)
+			st.last = binary.BigEndian.Uint64(v)
 		}
 		pfx := outboxPrefix(p)
 		err := view.Scan(pfx, prefixEnd(pfx), func(k, _ []byte) bool {
-			if s := binary.BigEndian.Uint64(k[len(pfx):]); s > last {
-				last = s
+			if s := binary.BigEndian.Uint64(k[len(pfx):]); s > st.last {
+				st.last = s
 			}
 			return true
 		})
 		if err != nil {
 			return 0, err
 		}
+		c.ob[p] = st
 	}
-	last++
-	c.ob[p] = last
-	return last, nil
+	st.last++
+	st.inflight[st.last] = struct{}{}
+	return st.last, nil
+}
+
+// releaseNotices ends the flight of ns's sequences: their command has finished
+// (Submit returned, so it is published or will never be written).
+func (c *Core) releaseNotices(ns []*Notice) {
+	if len(ns) == 0 {
+		return
+	}
+	c.obMu.Lock()
+	for _, n := range ns {
+		if st := c.ob[n.Provider]; st != nil {
+			delete(st.inflight, n.Seq)
+		}
+	}
+	c.obMu.Unlock()
+}
+
+// noticeHorizon is the lowest notice sequence of provider p that a reader may not see
+// yet (see noticeSeqs); it is taken before the reader's view.
+func (c *Core) noticeHorizon(p string) uint64 {
+	c.obMu.Lock()
+	defer c.obMu.Unlock()
+	st := c.ob[p]
+	if st == nil {
+		return math.MaxUint64 // nothing assigned in this process: nothing in flight
+	}
+	h := st.last + 1
+	for s := range st.inflight {
+		h = min(h, s)
+	}
+	return h
 }
 
 // prepareNotices builds one notice per account touched by allocs, with its sequence
 // (BusinessDate is set when written). Only what a stored notice keeps is set: the rest
-// is its payment record's (fillNotice).
+// is its payment record's (fillNotice). The caller releases the notices
+// (releaseNotices) once the command that writes them has finished.
 func (c *Core) prepareNotices(view ledger.Reader, kind NoticeKind, receipt string, allocs []Allocation, now time.Time) ([]*Notice, error) {
 	out := make([]*Notice, 0, 1)
 next:
@@ -180,6 +231,7 @@ next:
 		}
 		seq, err := c.nextNotice(view, a.Provider)
 		if err != nil {
+			c.releaseNotices(out)
 			return nil, err
 		}
 		out = append(out, &Notice{Seq: seq, Kind: kind, Provider: a.Provider, Account: a.Account, Receipt: receipt, Time: now})
@@ -198,6 +250,7 @@ func appendNotices(writes []ledger.Write, ns []*Notice, date uint32) []ledger.Wr
 // PendingNotices returns up to limit unacknowledged notices of provider p with a
 // sequence above after, in sequence order.
 func (c *Core) PendingNotices(ctx context.Context, p string, after uint64, limit int) ([]*Notice, error) {
+	horizon := c.noticeHorizon(p) // before the view: see noticeSeqs
 	view, err := c.l.View()
 	if err != nil {
 		return nil, err
@@ -208,7 +261,11 @@ func (c *Core) PendingNotices(ctx context.Context, p string, after uint64, limit
 	pfx := outboxPrefix(p)
 	recs := map[string]*paymentRec{}
 	err = view.Scan(outboxKey(p, after+1), prefixEnd(pfx), func(k, v []byte) bool {
-		n, err := c.decodeNotice(view, p, binary.BigEndian.Uint64(k[len(pfx):]), v, recs)
+		seq := binary.BigEndian.Uint64(k[len(pfx):])
+		if seq >= horizon {
+			return false
+		}
+		n, err := c.decodeNotice(view, p, seq, v, recs)
 		if err != nil {
 			derr = err
 			return false

@@ -615,6 +615,7 @@ next:
 	if err != nil {
 		return nil, err
 	}
+	defer c.releaseNotices(notices)
 	// Everything is precomputed as Writes (a WriteFunc command would commit alone, out of
 	// the sequencer's group commit), dated with the business date read before Submit.
 	wrote := make([]targetAccount, 0, len(accts)) // account records of this command, for the cache once durable

@@ -173,6 +173,7 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 	if err != nil {
 		return nil, err
 	}
+	defer c.releaseNotices(notices)
 	rec.Reversed, rec.ReversalKey = true, req.Key
 	var writes []ledger.Write
 	for _, a := range accts {
