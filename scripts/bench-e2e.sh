@@ -9,6 +9,11 @@
 # and whether 4x64 meets the targets. A CPU profile of the host during its 4x64 run is
 # written to $BENCH_OUT/cpu-4x64.pprof.
 #
+# 4x64, the configuration with targets, then runs BENCH_ROUNDS rounds in all (default 3):
+# each further round is an echo run followed by a host run (restarted on the same data
+# directory), and the verdict takes the median round's ratio, with p99 and errors
+# required in every round (loadgen compare, simulators.VerdictRounds).
+#
 # Environment: BENCH_SECS (measured seconds per run, default 5), BENCH_WARMUP (whole
 # seconds of warm-up per run, default 1), BENCH_OUT (results, default bin/bench-out),
 # BENCH_ACCOUNTS (accounts paid in turn; default 1000 load accounts 9000000001-9000001000
@@ -26,10 +31,12 @@ OUT=${BENCH_OUT:-bin/bench-out}
 AMOUNT=${BENCH_AMOUNT:-1}
 HOST_FLAGS=${BENCH_HOST_FLAGS:-}
 BIN=bin/bench
+ROUNDS=${BENCH_ROUNDS:-3}
 CONFIGS=("1x1 1 1" "4x64 4 64" "16x256 16 256")
 mkdir -p "$OUT" "$BIN"
 OUT=$(cd "$OUT" && pwd)
 rm -f "$OUT"/*.json "$OUT"/*.err "$OUT/cpu-4x64.pprof"
+[[ "$ROUNDS" =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_ROUNDS must be a whole number ≥ 1, not '$ROUNDS'"; exit 2; }
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/bench-e2e.XXXXXX")
 
 pids=()
@@ -103,6 +110,7 @@ if [ -n "$import_load" ]; then
   "$BIN/providersim" debts --provider AZERISIQ --accounts 1000 --amount 100000.00 --out "$WORK/load.xml"
   if "$BIN/billswitch" import --data "$WORK/data" --demo "$WORK/load.xml" >"$WORK/import.log" 2>&1; then
     accounts=9000000001-9000001000
+    cp -r "$WORK/data" "$WORK/seeded"
     echo "   load accounts imported: $(tail -1 "$WORK/import.log")"
   else
     echo "   (no load accounts: billswitch import failed: $(tail -1 "$WORK/import.log"); paying 1000000001 only)"
@@ -135,10 +143,39 @@ done
 stop "$host_pid"
 cp "$WORK/host.log" "$OUT/host.log"
 
+# More rounds of 4x64, each an echo run then a host run (a new host process on a fresh
+# data directory, as in the first round), so that the verdict rests on the median round
+# and not on one run that caught the machine busy or idle.
+for ((round = 2; round <= ROUNDS; round++)); do
+  echo "== 4x64 round $round of $ROUNDS"
+  "$BIN/echohost" --link pc --addr "127.0.0.1:$ECHO_PORT" >"$WORK/echo.log" 2>&1 &
+  echo_pid=$!; pids+=("$echo_pid")
+  wait_port "$ECHO_PORT" "$echo_pid" "$WORK/echo.log"
+  run_load "4x64-r$round" echo "127.0.0.1:$ECHO_PORT" 4 64 "${accounts}"
+  stop "$echo_pid"
+  # shellcheck disable=SC2086 # HOST_FLAGS is a list of flags
+  data="$WORK/data-r$round"
+  if [ -n "$import_load" ]; then cp -r "$WORK/seeded" "$data"; fi
+  "$BIN/billswitch" serve --demo "${load_flag[@]}" --data "$data" \
+    --pc-addr "127.0.0.1:$PC_PORT" --term-addr "127.0.0.1:$TERM_PORT" \
+    --http-addr "127.0.0.1:$HTTP_PORT" --admin-addr "127.0.0.1:$ADMIN_PORT" \
+    $HOST_FLAGS >"$WORK/host-r$round.log" 2>&1 &
+  host_pid=$!; pids+=("$host_pid")
+  wait_port "$PC_PORT" "$host_pid" "$WORK/host-r$round.log"
+  run_load "4x64-r$round" host "127.0.0.1:$PC_PORT" 4 64 "$accounts"
+  stop "$host_pid"
+  rm -rf "$data"
+done
+
 rows=()
 for cfg in "${CONFIGS[@]}"; do
   read -r label _ _ <<<"$cfg"
   rows+=("$label" "$OUT/$label-host.json" "$OUT/$label-echo.json")
+  if [ "$label" = 4x64 ]; then
+    for ((round = 2; round <= ROUNDS; round++)); do
+      rows+=("$label" "$OUT/4x64-r$round-host.json" "$OUT/4x64-r$round-echo.json")
+    done
+  fi
 done
 echo
 echo "== end-to-end benchmark: durable payments on the host vs a stock moov-io echo server ($(nproc) CPUs, ${SECS}s per run after ${WARMUP}s warm-up)"

@@ -3,6 +3,8 @@ package simulators
 import (
 	"fmt"
 	"io"
+	"sort"
+	"strings"
 	"text/tabwriter"
 )
 
@@ -71,4 +73,35 @@ func (b BenchRow) Verdict(t BenchTargets) (bool, string) {
 		return true, "met"
 	}
 	return false, why[:len(why)-2]
+}
+
+// VerdictRounds judges repeated rounds of one configuration, each an echo run and a
+// host run taken one after the other: the ratio of the median round (by ratio) must
+// meet the target — one round alone swings with whatever else the machine does — and
+// the p99 and error targets must hold in every round. It returns the median round's
+// index with the verdict.
+func VerdictRounds(rounds []BenchRow, t BenchTargets) (ok bool, why string, median int) {
+	if len(rounds) == 0 {
+		return false, "no result", -1
+	}
+	idx := make([]int, len(rounds))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return rounds[idx[a]].Ratio() < rounds[idx[b]].Ratio() })
+	median = idx[(len(idx)-1)/2] // the lower middle of an even count
+	var whys []string
+	if r := rounds[median].Ratio(); r < t.MinRatio {
+		whys = append(whys, fmt.Sprintf("median ratio %.2f < %.2f", r, t.MinRatio))
+	}
+	for i, r := range rounds {
+		// the ratio is the median's business; everything else holds in every round
+		if ok, w := r.Verdict(BenchTargets{MinRatio: 0, MaxP99ms: t.MaxP99ms}); !ok {
+			whys = append(whys, fmt.Sprintf("round %d: %s", i+1, w))
+		}
+	}
+	if len(whys) == 0 {
+		return true, "met", median
+	}
+	return false, strings.Join(whys, "; "), median
 }

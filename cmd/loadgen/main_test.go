@@ -67,4 +67,17 @@ func TestRunAgainstEchoAndCompare(t *testing.T) {
 	if !strings.Contains(out.String(), "1.00") || !strings.Contains(out.String(), "targets at 4x64") {
 		t.Fatalf("table:\n%s", out.String())
 	}
+	// Rounds of one configuration: numbered rows, the verdict over their median.
+	out.Reset()
+	if code := run(context.Background(), []string{"compare", "1x1", f, f, "4x64", f, f, "4x64", f, f, "4x64", f, f}, &out, &errb); code != 0 {
+		t.Fatalf("compare exit %d", code)
+	}
+	for _, w := range []string{"4x64 #1", "4x64 #3", "median of 3 rounds: #2 (ratios 1.00 1.00 1.00)"} {
+		if !strings.Contains(out.String(), w) {
+			t.Fatalf("table lacks %q:\n%s", w, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "1x1 #") {
+		t.Fatalf("a single round numbered:\n%s", out.String())
+	}
 }
