@@ -69,6 +69,25 @@ run_load() { # LABEL TARGET ADDR CONNS INFLIGHT ACCOUNTS
     || { echo "loadgen $1 $2 failed:"; cat "$OUT/$1-$2.err"; }
 }
 
+# start_echo: the echo server on ECHO_PORT (sets echo_pid).
+start_echo() {
+  "$BIN/echohost" --link pc --addr "127.0.0.1:$ECHO_PORT" >"$WORK/echo.log" 2>&1 &
+  echo_pid=$!; pids+=("$echo_pid")
+  wait_port "$ECHO_PORT" "$echo_pid" "$WORK/echo.log"
+}
+
+# start_host DATA LOG: the host on data directory DATA, logging to LOG (sets host_pid).
+start_host() {
+  # shellcheck disable=SC2086 # HOST_FLAGS is a list of flags
+  "$BIN/billswitch" serve --demo "${load_flag[@]}" --data "$1" \
+    --pc-addr "127.0.0.1:$PC_PORT" --term-addr "127.0.0.1:$TERM_PORT" \
+    --http-addr "127.0.0.1:$HTTP_PORT" --admin-addr "127.0.0.1:$ADMIN_PORT" \
+    $HOST_FLAGS >"$2" 2>&1 &
+  host_pid=$!; pids+=("$host_pid")
+  wait_port "$PC_PORT" "$host_pid" "$2"
+  wait_port "$ADMIN_PORT" "$host_pid" "$2"
+}
+
 echo "== building"
 $GO build -o "$BIN/" ./cmd/billswitch ./cmd/loadgen ./cmd/echohost ./cmd/providersim
 
@@ -89,9 +108,7 @@ fi
 read -r ECHO_PORT PC_PORT TERM_PORT HTTP_PORT ADMIN_PORT <<<"$("$BIN/loadgen" ports 5 | tr '\n' ' ')"
 
 echo "== echo server (stock moov-io/iso8583-connection, pc87a) on 127.0.0.1:$ECHO_PORT"
-"$BIN/echohost" --link pc --addr "127.0.0.1:$ECHO_PORT" >"$WORK/echo.log" 2>&1 &
-echo_pid=$!; pids+=("$echo_pid")
-wait_port "$ECHO_PORT" "$echo_pid" "$WORK/echo.log"
+start_echo
 for cfg in "${CONFIGS[@]}"; do
   read -r label conns inflight <<<"$cfg"
   echo "   $label"
@@ -119,14 +136,7 @@ fi
 accounts=${accounts:-1000000001}
 
 echo "== host on a fresh data directory, PC link 127.0.0.1:$PC_PORT, admin 127.0.0.1:$ADMIN_PORT, accounts $accounts ${HOST_FLAGS:+(flags: $HOST_FLAGS)}"
-# shellcheck disable=SC2086 # HOST_FLAGS is a list of flags
-"$BIN/billswitch" serve --demo "${load_flag[@]}" --data "$WORK/data" \
-  --pc-addr "127.0.0.1:$PC_PORT" --term-addr "127.0.0.1:$TERM_PORT" \
-  --http-addr "127.0.0.1:$HTTP_PORT" --admin-addr "127.0.0.1:$ADMIN_PORT" \
-  $HOST_FLAGS >"$WORK/host.log" 2>&1 &
-host_pid=$!; pids+=("$host_pid")
-wait_port "$PC_PORT" "$host_pid" "$WORK/host.log"
-wait_port "$ADMIN_PORT" "$host_pid" "$WORK/host.log"
+start_host "$WORK/data" "$WORK/host.log"
 for cfg in "${CONFIGS[@]}"; do
   read -r label conns inflight <<<"$cfg"
   echo "   $label"
@@ -148,20 +158,12 @@ cp "$WORK/host.log" "$OUT/host.log"
 # and not on one run that caught the machine busy or idle.
 for ((round = 2; round <= ROUNDS; round++)); do
   echo "== 4x64 round $round of $ROUNDS"
-  "$BIN/echohost" --link pc --addr "127.0.0.1:$ECHO_PORT" >"$WORK/echo.log" 2>&1 &
-  echo_pid=$!; pids+=("$echo_pid")
-  wait_port "$ECHO_PORT" "$echo_pid" "$WORK/echo.log"
+  start_echo
   run_load "4x64-r$round" echo "127.0.0.1:$ECHO_PORT" 4 64 "${accounts}"
   stop "$echo_pid"
-  # shellcheck disable=SC2086 # HOST_FLAGS is a list of flags
   data="$WORK/data-r$round"
   if [ -n "$import_load" ]; then cp -r "$WORK/seeded" "$data"; fi
-  "$BIN/billswitch" serve --demo "${load_flag[@]}" --data "$data" \
-    --pc-addr "127.0.0.1:$PC_PORT" --term-addr "127.0.0.1:$TERM_PORT" \
-    --http-addr "127.0.0.1:$HTTP_PORT" --admin-addr "127.0.0.1:$ADMIN_PORT" \
-    $HOST_FLAGS >"$WORK/host-r$round.log" 2>&1 &
-  host_pid=$!; pids+=("$host_pid")
-  wait_port "$PC_PORT" "$host_pid" "$WORK/host-r$round.log"
+  start_host "$data" "$WORK/host-r$round.log"
   run_load "4x64-r$round" host "127.0.0.1:$PC_PORT" 4 64 "$accounts"
   stop "$host_pid"
   rm -rf "$data"
