@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -580,5 +581,52 @@ func TestNoticesVisibleInSequenceOrder(t *testing.T) {
 		if got := seqs(tc.after); got != tc.want {
 			t.Fatalf("after %d: %q, want %q", tc.after, got, tc.want)
 		}
+	}
+}
+
+// Acknowledging sequences that were never assigned changes nothing: not the pending
+// notices, and not the sequences a restarted core goes on with.
+func TestAckUnknownSequences(t *testing.T) {
+	ctx := context.Background()
+	c, l, _ := seeded(t)
+	target := Target{Provider: "AZERISIQ", Account: "1000000001"}
+	for _, k := range []string{"a", "b"} {
+		if _, err := c.Pay(ctx, cashPay(k, target, 10)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ns, err := c.PendingNotices(ctx, "AZERISIQ", 0, 0)
+	if err != nil || len(ns) != 2 {
+		t.Fatalf("pending %d, %v", len(ns), err)
+	}
+	first, second := ns[0].Seq, ns[1].Seq
+	for _, tc := range []struct {
+		name    string
+		seqs    []uint64
+		pending int
+	}{
+		{"beyond every sequence", []uint64{math.MaxUint64, second + 1000}, 2},
+		{"below, never assigned", []uint64{first - 1}, 2},
+		{"one real among unknown", []uint64{math.MaxUint64, first}, 1},
+		{"the same again", []uint64{first}, 1},
+	} {
+		if err := c.AckNotices(ctx, "AZERISIQ", tc.seqs...); err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if ns, _ := c.PendingNotices(ctx, "AZERISIQ", 0, 0); len(ns) != tc.pending {
+			t.Fatalf("%s: %d pending, want %d", tc.name, len(ns), tc.pending)
+		}
+	}
+	// A restart goes on right after the highest sequence used.
+	c2, err := New(Options{Ledger: l, Registry: DemoRegistry()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c2.Pay(ctx, cashPay("c", target, 10)); err != nil {
+		t.Fatal(err)
+	}
+	ns, _ = c2.PendingNotices(ctx, "AZERISIQ", 0, 0)
+	if len(ns) != 2 || ns[0].Seq != second || ns[1].Seq != second+1 {
+		t.Fatalf("after restart: %+v, want %d then %d", ns, second, second+1)
 	}
 }

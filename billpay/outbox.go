@@ -280,28 +280,47 @@ func (c *Core) PendingNotices(ctx context.Context, p string, after uint64, limit
 }
 
 // AckNotices removes acknowledged notices of provider p (durably; acknowledging one
-// twice, or one that does not exist, is harmless).
+// twice, or one that does not exist, is harmless). The acknowledged high-water mark,
+// which keeps sequences from repeating once every notice is gone, rises only with
+// notices that exist: a provider acknowledging a sequence never assigned (say
+// 2^64−1) would otherwise push the next restart's sequences past it, or wrap them.
 func (c *Core) AckNotices(ctx context.Context, p string, seqs ...uint64) error {
 	if len(seqs) == 0 {
 		return nil
 	}
 	c.ackMu.Lock() // the acknowledged high-water mark is read, then written
 	defer c.ackMu.Unlock()
-	writes := make([]ledger.Write, 0, len(seqs)+1)
-	var top uint64
-	for _, s := range seqs {
-		writes = append(writes, ledger.Write{Key: outboxKey(p, s), Delete: true})
-		top = max(top, s)
-	}
 	view, err := c.l.View()
 	if err != nil {
 		return err
 	}
-	if v, found, err := view.Get(outboxAckKey(p)); err == nil && found && len(v) == 8 {
-		top = max(top, binary.BigEndian.Uint64(v))
+	defer view.Close()
+	writes := make([]ledger.Write, 0, len(seqs)+1)
+	var top uint64
+	if v, found, err := view.Get(outboxAckKey(p)); err != nil {
+		return err
+	} else if found && len(v) == 8 {
+		top = binary.BigEndian.Uint64(v)
 	}
-	view.Close()
-	writes = append(writes, ledger.Write{Key: outboxAckKey(p), Value: binary.BigEndian.AppendUint64(nil, top)})
+	mark := top
+	for _, s := range seqs {
+		k := outboxKey(p, s)
+		_, found, err := view.Get(k)
+		if err != nil {
+			return err
+		}
+		if !found {
+			continue // already acknowledged, or never was
+		}
+		writes = append(writes, ledger.Write{Key: k, Delete: true})
+		top = max(top, s)
+	}
+	if len(writes) == 0 {
+		return nil
+	}
+	if top != mark {
+		writes = append(writes, ledger.Write{Key: outboxAckKey(p), Value: binary.BigEndian.AppendUint64(nil, top)})
+	}
 	_, err = c.l.Submit(ctx, &ledger.Command{Key: editKey(cmdOutbox, p), Writes: writes})
 	return err
 }
