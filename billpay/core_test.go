@@ -630,3 +630,55 @@ func TestAckUnknownSequences(t *testing.T) {
 		t.Fatalf("after restart: %+v, want %d then %d", ns, second, second+1)
 	}
 }
+
+// A payment and a reversal racing a cutover are posted (ledger, register, netting) on the
+// next business date; their notices should say so.
+func TestNoticeDateAcrossCutover(t *testing.T) {
+	ctx := context.Background()
+	c, l, _ := seeded(t)
+	target := Target{Provider: "AZERISIQ", Account: "1000000101"}
+	cut := func(to uint32) func() {
+		var once bool
+		return func() {
+			if !once {
+				once = true
+				if err := l.Cutover(ctx, ledger.Date(20261100+to)); err != nil {
+					t.Error(err)
+				}
+			}
+		}
+	}
+	l.BeforeSubmit = cut(2)
+	p, err := c.Pay(ctx, cashPay("race", target, 1000))
+	l.BeforeSubmit = nil
+	if err != nil || p.BusinessDate != 20261102 {
+		t.Fatalf("%+v %v", p, err)
+	}
+	l.BeforeSubmit = cut(3)
+	rev, err := c.Reverse(ctx, ReverseRequest{Key: []byte("rv"), OriginalKey: []byte("race")})
+	l.BeforeSubmit = nil
+	if err != nil || rev.BusinessDate != 20261103 {
+		t.Fatalf("%+v %v", rev, err)
+	}
+	ns, err := c.PendingNotices(ctx, "AZERISIQ", 0, 0)
+	if err != nil || len(ns) != 2 {
+		t.Fatalf("%d %v", len(ns), err)
+	}
+	if ns[0].BusinessDate != uint32(p.BusinessDate) || ns[1].BusinessDate != uint32(rev.BusinessDate) {
+		t.Fatalf("payment posted %d, notice says %d; reversal posted %d, notice says %d",
+			p.BusinessDate, ns[0].BusinessDate, rev.BusinessDate, ns[1].BusinessDate)
+	}
+}
+
+// Nothing lies above the highest sequence: after=2^64-1 must return nothing.
+func TestNoticesAfterLastSequence(t *testing.T) {
+	ctx := context.Background()
+	c, _, _ := seeded(t)
+	if _, err := c.Pay(ctx, cashPay("a", Target{Provider: "AZERISIQ", Account: "1000000001"}, 10)); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := c.PendingNotices(ctx, "AZERISIQ", math.MaxUint64, 0)
+	if err != nil || len(ns) != 0 {
+		t.Fatalf("after=2^64-1: %d notices (first seq %d), %v", len(ns), ns[0].Seq, err)
+	}
+}

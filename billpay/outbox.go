@@ -95,6 +95,14 @@ func (c *Core) decodeNotice(view ledger.Reader, provider string, seq uint64, v [
 			recs[n.Receipt] = rec
 		}
 		c.fillNotice(n, rec)
+		// The date the ledger posted it on: a payment or reversal that raced a cutover
+		// was posted on the next day, and redate moved its record's date (before the
+		// notice was released, so no reader saw the stale one) but not the notice's.
+		if d := rec.PaidDate; n.Kind == NoticePayment && d != 0 {
+			n.BusinessDate = d
+		} else if d := rec.ReversalDate; n.Kind == NoticeReversal && d != 0 {
+			n.BusinessDate = d
+		}
 		return n, nil
 	}
 	n.Account, n.Receipt, n.Amount = d.s(), d.s(), d.i()
@@ -250,6 +258,9 @@ func appendNotices(writes []ledger.Write, ns []*Notice, date uint32) []ledger.Wr
 // PendingNotices returns up to limit unacknowledged notices of provider p with a
 // sequence above after, in sequence order.
 func (c *Core) PendingNotices(ctx context.Context, p string, after uint64, limit int) ([]*Notice, error) {
+	if after == math.MaxUint64 {
+		return nil, nil // nothing lies above it (and after+1 would wrap to the start)
+	}
 	horizon := c.noticeHorizon(p) // before the view: see noticeSeqs
 	view, err := c.l.View()
 	if err != nil {
