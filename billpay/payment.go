@@ -239,6 +239,24 @@ func (c *Core) paymentOf(receipt string) (*Payment, error) {
 		Currency: rec.Currency, Allocations: rec.Allocations, Credential: rec.Credential}, nil
 }
 
+// paymentReversed says whether the payment named by receipt has been reversed.
+func (c *Core) paymentReversed(receipt string) (bool, error) {
+	view, err := c.l.View()
+	if err != nil {
+		return false, err
+	}
+	defer view.Close()
+	v, ok, err := view.Get(paymentKey(receipt))
+	if err != nil || !ok {
+		return false, err
+	}
+	rec, err := decodePayment(v)
+	if err != nil {
+		return false, err
+	}
+	return rec.Reversed, nil
+}
+
 func encodeAllocs(e *enc, as []Allocation) {
 	e.u(uint64(len(as)))
 	for _, a := range as {
@@ -539,6 +557,15 @@ func (c *Core) fromOutcome(out ledger.Outcome, hash [32]byte) (*Payment, error) 
 		}
 		if p, err = c.paymentOf(r.receipt); err != nil {
 			return nil, err
+		}
+	}
+	if r.kind == resultTopUp {
+		// A reversed top-up's money went back: handing its credential out again (a
+		// 0201, an HTTP replay) would let the card be credited for nothing.
+		if reversed, err := c.paymentReversed(p.Receipt); err != nil {
+			return nil, err
+		} else if reversed {
+			return nil, declinef(DeclineAlreadyReversed, "top-up %s was reversed: its credential is void", p.Receipt)
 		}
 	}
 	p.BusinessDate, p.TransferID, p.Duplicate = out.BusinessDate, out.TransferID, out.Duplicate

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"strings"
 
 	"github.com/billswitch/billswitch/ledger"
 )
@@ -169,6 +170,12 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 			}
 		}
 	}
+	var topUpWrite *ledger.Write
+	if rec.Kind == resultTopUp && len(rec.Allocations) == 1 {
+		if topUpWrite, err = c.reissueSequence(view, rec); err != nil {
+			return nil, err
+		}
+	}
 	notices, err := c.prepareNotices(view, NoticeReversal, receipt, rec.Allocations, c.clock())
 	if err != nil {
 		return nil, err
@@ -183,6 +190,9 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 			}
 		}
 		writes = append(writes, ledger.Write{Key: accountKey(a.ref.Provider, a.ref.Account, a.rec.Gen), Value: a.rec.encode(nil)})
+	}
+	if topUpWrite != nil {
+		writes = append(writes, *topUpWrite)
 	}
 	rec.ReversalDate = today
 	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
@@ -282,4 +292,34 @@ func (c *Core) void(ctx context.Context, req *ReverseRequest, cmdKey []byte, has
 		return nil, err
 	}
 	return c.reversalFromOutcome(out, hash)
+}
+
+// reissueSequence returns the account record write that takes back the card sequence a
+// reversed top-up's credential was bound to, or nil when that credential is no longer
+// the last one issued (a later top-up followed it, the card was re-registered, the
+// account is gone). Without it the account kept the refunded credential as "issued but
+// not on the card" and refused every later top-up at the card's real sequence (12);
+// with it the next top-up is bound to the same sequence, so the meter, which accepts a
+// sequence once, takes one of the two credentials and never both.
+func (c *Core) reissueSequence(view ledger.Reader, rec *paymentRec) (*ledger.Write, error) {
+	a := rec.Allocations[0]
+	prov, ok := c.Registry().Provider(a.Provider)
+	if !ok || prov.TopUpKey == nil {
+		return nil, nil
+	}
+	pr, err := getProviderRec(view, a.Provider)
+	if err != nil {
+		return nil, err
+	}
+	acct, err := getAccount(view, pr, a.Provider, a.Account)
+	if err != nil || acct == nil || acct.IssuedSeq == 0 || acct.CardID == "" {
+		return nil, err
+	}
+	token := !strings.HasPrefix(rec.Credential, "W1:")
+	if !VerifyCredential(prov.TopUpKey, token, a.Provider, a.Account, acct.CardID, acct.IssuedSeq, rec.Amount, rec.Credential) {
+		return nil, nil
+	}
+	acct.IssuedSeq--
+	acct.CardSeq = min(acct.CardSeq, acct.IssuedSeq)
+	return &ledger.Write{Key: accountKey(a.Provider, a.Account, acct.Gen), Value: acct.encode(nil)}, nil
 }

@@ -68,3 +68,62 @@ func TestTopUp(t *testing.T) {
 		t.Fatalf("due %d", d)
 	}
 }
+
+// A reversed top-up gives its card sequence back: the next top-up is bound to the same
+// sequence (the meter takes one of the two credentials, never both), and a repeat of
+// the reversed request no longer hands its credential out. A reversal of a top-up that
+// is no longer the last one issued changes no sequence.
+func TestTopUpReversal(t *testing.T) {
+	ctx := context.Background()
+	key := mustHex(DemoTopUpKey)
+	target := Target{Provider: "AZERISIQ", Account: "1000000003"}
+	const card = "GC-00042117"
+	topUp := func(k string, amount int64, seq uint32, token bool) TopUpRequest {
+		r := TopUpRequest{PaymentRequest: cashPay(k, target, amount), CardID: card, CardSequence: seq, Token: token}
+		if token {
+			r.CardID, r.CardSequence = "", 0
+		}
+		return r
+	}
+	for _, tc := range []struct {
+		name     string
+		before   []TopUpRequest // top-ups made first; the first one is reversed
+		next     TopUpRequest   // the top-up after the reversal
+		nextSeq  uint32         // the sequence its credential must be bound to (0: declined)
+		nextWant Decline
+	}{
+		{"card, reversed top-up was the last", []TopUpRequest{topUp("a", 2000, 17, false)}, topUp("n", 1500, 17, false), 18, 0},
+		{"token, reversed top-up was the last", []TopUpRequest{topUp("a", 2000, 0, true)}, topUp("n", 1500, 0, true), 18, 0},
+		{"card, a later top-up followed (card at 18)", []TopUpRequest{topUp("a", 2000, 17, false), topUp("b", 700, 18, false)},
+			topUp("n", 1500, 18, false), 0, DeclineNotAllowed},
+		{"token, a later token followed", []TopUpRequest{topUp("a", 2000, 0, true), topUp("b", 700, 0, true)}, topUp("n", 1500, 0, true), 20, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, _, _ := seeded(t)
+			for _, r := range tc.before {
+				if _, err := c.TopUp(ctx, r); err != nil {
+					t.Fatalf("top-up %s: %v", r.Key, err)
+				}
+			}
+			first := tc.before[0]
+			rev, err := c.Reverse(ctx, ReverseRequest{Key: []byte("rv"), OriginalKey: first.Key})
+			if err != nil || rev.Duplicate {
+				t.Fatalf("reversal %+v %v", rev, err)
+			}
+			// The reversed request again: no credential.
+			_, err = c.TopUp(ctx, first)
+			wantDecline(t, err, DeclineAlreadyReversed)
+			p, err := c.TopUp(ctx, tc.next)
+			if tc.nextSeq == 0 {
+				wantDecline(t, err, tc.nextWant)
+				return
+			}
+			if err != nil {
+				t.Fatalf("top-up after the reversal: %v", err)
+			}
+			if !VerifyCredential(key, tc.next.Token, "AZERISIQ", "1000000003", card, tc.nextSeq, tc.next.Amount, p.Credential) {
+				t.Fatalf("credential %q not bound to sequence %d", p.Credential, tc.nextSeq)
+			}
+		})
+	}
+}
