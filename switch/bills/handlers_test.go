@@ -366,3 +366,40 @@ func TestCutoverAnnounced(t *testing.T) {
 		t.Fatalf("dialled PC heard DE 15 %q, want %s", v, want)
 	}
 }
+
+// A 0400 racing the cutover: the scheduled cutover goes through the core's gate, so the
+// reversal is either taken on its original's day or, after the cutover, refused 12
+// (§7: a closed day's original). An approved 0410 never carries another day.
+func TestReversalRacingCutover(t *testing.T) {
+	s := startStack(t, t.TempDir(), registry(t, "127.0.0.1:1", time.Second))
+	term := s.dial(t, specs.LinkTerminal)
+	codes := map[string]int{}
+	for i := range 100 {
+		p := payment(specs.LinkTerminal, cashTerm, 10, "")
+		rp := rt(t, term, p)
+		if rp.ResponseCode != "00" {
+			t.Fatalf("payment %s", rp.ResponseCode)
+		}
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			time.Sleep(time.Duration(i%7) * 50 * time.Microsecond)
+			// no processing centre listens: the announcement fails, the cutover does not
+			before := s.st.Store.BusinessDate()
+			_, _ = s.st.Cutover.Now(context.Background())
+			if s.st.Store.BusinessDate() == before {
+				t.Error("no cutover")
+			}
+		}()
+		rr := rt(t, term, reversalOf("0400", specs.LinkTerminal, p))
+		<-done
+		codes[rr.ResponseCode]++
+		if rr.ResponseCode == "00" && rr.SettlementDate != rp.SettlementDate {
+			t.Fatalf("%d: payment of %s reversed by a 0400 booked on %s", i, rp.SettlementDate, rr.SettlementDate)
+		}
+		if rr.ResponseCode != "00" && rr.ResponseCode != "12" {
+			t.Fatalf("%d: 0400 answered %s", i, rr.ResponseCode)
+		}
+	}
+	t.Logf("0400 outcomes: %v", codes)
+}

@@ -14,6 +14,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/billswitch/billswitch/billpay"
+	"github.com/billswitch/billswitch/billpay/clearing"
 	"github.com/billswitch/billswitch/ledger"
 	"github.com/billswitch/billswitch/specs"
 	hostswitch "github.com/billswitch/billswitch/switch"
@@ -123,7 +124,9 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	bd := func() string { return bdMMDD(st.Store.BusinessDate()) }
 	inbound = bills.Inbound(st.Host.Router(), o.Registry, bd)
 	st.Cutover, err = bills.NewCutover(bills.CutoverConfig{
-		Ledger:     st.Store,
+		// Through the core's gate, as `billswitch serve` wires it: no payment or
+		// reversal straddles the cutover.
+		Ledger:     clearing.GatedLedger{Ledger: st.Store, Core: st.Core},
 		Announcers: []bills.Announcer{bills.HostAnnouncer{Host: st.Host}, st.Clients},
 		Logger:     o.Logger,
 	})
