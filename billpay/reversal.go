@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/billswitch/billswitch/ledger"
@@ -23,6 +24,12 @@ type ReverseRequest struct {
 	// the original, if it arrives later, is declined DeclineAlreadyReversed (§7 advice
 	// before original). Without it an unknown original is DeclineUnknownAccount.
 	VoidUnknown bool
+	// Extra are the caller's own records (the switch's key range, ledger.SwitchPrefixMin–
+	// Max), committed in the same atomic batch as the reversal and only if this request
+	// reverses a payment (not for a void, a repeat or a refusal), e.g. the reversal
+	// advice a card's processing centre must get. They are not part of the request's
+	// identity (RequestHash).
+	Extra []ledger.Write
 }
 
 // Reversal is a done reversal.
@@ -85,6 +92,11 @@ func (c *Core) reversalFromOutcome(out ledger.Outcome, hash [32]byte) (*Reversal
 func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, error) {
 	if len(req.Key) == 0 || (len(req.OriginalKey) == 0 && req.Receipt == "") {
 		return nil, declinef(DeclineBadRequest, "a reversal names its own key and its original")
+	}
+	for _, w := range req.Extra {
+		if len(w.Key) == 0 || w.Key[0] < ledger.SwitchPrefixMin || w.Key[0] > ledger.SwitchPrefixMax {
+			return nil, fmt.Errorf("billpay: extra write outside the switch's key range")
+		}
 	}
 	hash := req.hash()
 	cmdKey := append([]byte(cmdReverse), req.Key...)
@@ -197,6 +209,7 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 	rec.ReversalDate = today
 	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
 	writes = appendNotices(writes, notices, today)
+	writes = append(writes, req.Extra...)
 	rev := &Reversal{Receipt: receipt, Amount: rec.Amount, Currency: rec.Currency, Allocations: rec.Allocations}
 	out, err := c.l.Submit(ctx, &ledger.Command{Key: cmdKey, RequestHash: hash, Reverse: origOut.TransferID, Writes: writes,
 		Result: encodeReversal(hash, rev)})

@@ -37,6 +37,12 @@ func (f *fakeAuth) CompletionWrite(*terminals.Institution, pcclient.AuthResult) 
 	return ledger.Write{}, false
 }
 
+func (f *fakeAuth) ReversalWrite(context.Context, *terminals.Institution, pcclient.AuthRequest, pcclient.AuthResult) (pcclient.PendingReversal, error) {
+	return pcclient.PendingReversal{}, nil
+}
+
+func (f *fakeAuth) QueueReversal(*terminals.Institution, pcclient.PendingReversal) {}
+
 func (f *fakeAuth) Complete(_ context.Context, pc *terminals.Institution, res pcclient.AuthResult) error {
 	f.completed = append(f.completed, res.STAN)
 	return nil

@@ -29,6 +29,14 @@ type Authorizer interface {
 	// leave the authorization standing without its payment, nor reverse a posted one).
 	// False when there is nothing to complete.
 	CompletionWrite(pc *terminals.Institution, res pcclient.AuthResult) (ledger.Write, bool)
+	// ReversalWrite builds the reversal advice of an approved authorization whose posted
+	// payment is being reversed; its Write goes into the reversal's own ledger command
+	// (billpay.ReverseRequest.Extra), so a crash can never leave the host's reversal
+	// without the PC's advice.
+	ReversalWrite(ctx context.Context, pc *terminals.Institution, r pcclient.AuthRequest, res pcclient.AuthResult) (pcclient.PendingReversal, error)
+	// QueueReversal hands an advice from ReversalWrite to the PC's live queue once the
+	// command holding it has committed (after a crash, the restarted client loads it).
+	QueueReversal(pc *terminals.Institution, adv pcclient.PendingReversal)
 }
 
 // PCAuthorizer authorizes terminal card payments through the host's clients of the
@@ -76,6 +84,23 @@ func (a PCAuthorizer) CompletionWrite(pc *terminals.Institution, res pcclient.Au
 	return c.CompletionWrite(res)
 }
 
+// ReversalWrite builds pc's reversal advice for an approved authorization, for the
+// reversal's own command.
+func (a PCAuthorizer) ReversalWrite(ctx context.Context, pc *terminals.Institution, r pcclient.AuthRequest, res pcclient.AuthResult) (pcclient.PendingReversal, error) {
+	c, ok := a.client(pc)
+	if !ok {
+		return pcclient.PendingReversal{}, errNoClient
+	}
+	return c.ReversalWrite(ctx, r, res)
+}
+
+// QueueReversal queues a committed advice from ReversalWrite with pc's client.
+func (a PCAuthorizer) QueueReversal(pc *terminals.Institution, adv pcclient.PendingReversal) {
+	if c, ok := a.client(pc); ok {
+		c.QueueReversal(adv)
+	}
+}
+
 // Complete ends the write-ahead advice of an approved, posted authorization.
 func (a PCAuthorizer) Complete(ctx context.Context, pc *terminals.Institution, res pcclient.AuthResult) error {
 	c, ok := a.client(pc)
@@ -100,6 +125,9 @@ type authRec struct {
 	Currency     string `json:"currency"`
 	Terminal     string `json:"terminal"`
 	CardAcceptor string `json:"card_acceptor,omitempty"`
+	// Reversed: the PC's reversal advice for this authorization was committed with the
+	// payment's reversal (no other advice is ever built for it).
+	Reversed bool `json:"reversed,omitempty"`
 }
 
 func authKey(payKey []byte) []byte { return append([]byte{PrefixAuth}, payKey...) }
@@ -140,17 +168,60 @@ func (a authRec) result() pcclient.AuthResult {
 		TransmissionDateTime: a.DE7, Sent: true}
 }
 
-// forwardReversal sends the PC a reversal advice for the card authorization of the
-// payment with key payKey, when it was a terminal card payment. The host's reversal is
-// already durable; a failure here is logged (the advice is what the PC needs to release
-// the card's money).
+// pcReversal is the PC's reversal advice for a terminal card payment being reversed.
+type pcReversal struct {
+	pc     *terminals.Institution
+	adv    pcclient.PendingReversal
+	writes []ledger.Write // for the reversal's command: the advice, the record marked Reversed
+}
+
+// prepareReversal builds the PC's reversal advice for the card authorization of the
+// payment with key payKey, before the reversal's command. It returns nil when the
+// payment has no authorization record (not a terminal card payment, or not posted) or
+// when its advice was already committed (Reversed: the payment is reversed, and this
+// request will be a repeat or refused), and a refusal code when an advice is needed but
+// cannot be built (see reversal).
+func (h *Handlers) prepareReversal(ctx context.Context, payKey []byte, stan string) (*pcReversal, string, error) {
+	a, ok, err := h.lookupAuth(payKey)
+	if err != nil || !ok || a.Reversed {
+		return nil, "", err
+	}
+	refuse := func(err error, why string) (*pcReversal, string, error) {
+		h.log.Error().Err(err).Str("pc", a.PC).Str("pc_stan", a.STAN).Str("pc_rrn", a.RRN).Str("stan", stan).
+			Msg("bills: reversal of a card payment refused (91): " + why)
+		return nil, rcUnavailable, nil
+	}
+	if h.auth == nil {
+		return refuse(nil, "no authorizer to advise the PC")
+	}
+	pc, ok := h.inst(a.PC)
+	if !ok {
+		return refuse(nil, "its PC is no longer registered")
+	}
+	adv, err := h.auth.ReversalWrite(ctx, pc, a.request(), a.result())
+	if err != nil {
+		return refuse(err, "the PC's reversal advice cannot be built")
+	}
+	a.Reversed = true
+	mark, err := authWrite(payKey, a)
+	if err != nil {
+		return nil, "", err
+	}
+	return &pcReversal{pc: pc, adv: adv, writes: []ledger.Write{adv.Write(), mark}}, "", nil
+}
+
+// forwardReversal queues, on its own, the PC's reversal advice for the card
+// authorization of the payment with key payKey. Only for the race in which the payment
+// committed after reversal looked for its authorization record and before its
+// reversal found the payment: the advice is then durable only after the host's
+// reversal (a crash in between loses it, as the log says).
 func (h *Handlers) forwardReversal(ctx context.Context, payKey []byte, stan string) {
 	a, ok, err := h.lookupAuth(payKey)
 	if err != nil {
 		h.log.Error().Err(err).Str("stan", stan).Msg("bills: reversed card payment: authorization record unreadable; PC not advised")
 		return
 	}
-	if !ok || h.auth == nil {
+	if !ok || a.Reversed || h.auth == nil {
 		return
 	}
 	pc, ok := h.inst(a.PC)

@@ -13,6 +13,7 @@ import (
 	"github.com/billswitch/billswitch/billpay"
 	"github.com/billswitch/billswitch/simulators"
 	"github.com/billswitch/billswitch/specs"
+	"github.com/billswitch/billswitch/switch/bills"
 	"github.com/billswitch/billswitch/switch/bills/billstest"
 	"github.com/billswitch/billswitch/switch/pcclient"
 	"github.com/billswitch/billswitch/terminals"
@@ -40,6 +41,13 @@ func de7() string { return time.Now().UTC().Format("0102150405") }
 // and a card-only POS terminal.
 func registry(t testing.TB, pcAddr string, timeout time.Duration) *terminals.Registry {
 	t.Helper()
+	return registryDial(t, fmt.Sprintf("[%q]", pcAddr), timeout)
+}
+
+// registryDial is registry with the dialled PC's dial list as given ("[]": the host no
+// longer dials it, so has no client of it).
+func registryDial(t testing.TB, dial string, timeout time.Duration) *terminals.Registry {
+	t.Helper()
 	y := fmt.Sprintf(`
 institutions:
   - id: "100001"
@@ -51,7 +59,7 @@ institutions:
     currency: 944
   - id: "%s"
     name: Dialled PC
-    dial: ["%s"]
+    dial: %s
     bins:
       - prefix: "5200"
     timeout: %s
@@ -72,7 +80,7 @@ terminals:
     kind: POS
     name: Card POS
     owner: DEMOAGENT
-`, cardPC, pcAddr, timeout)
+`, cardPC, dial, timeout)
 	reg, err := terminals.Parse("test.yaml", []byte(y))
 	if err != nil {
 		t.Fatal(err)
@@ -94,10 +102,17 @@ type stack struct {
 
 func startStack(t testing.TB, dir string, reg *terminals.Registry) *stack {
 	t.Helper()
+	return startStackAuth(t, dir, reg, nil)
+}
+
+// startStackAuth is startStack with the handlers' authorizer wrapped by wrap (nil: none).
+func startStackAuth(t testing.TB, dir string, reg *terminals.Registry, wrap func(bills.Authorizer) bills.Authorizer) *stack {
+	t.Helper()
 	st, err := billstest.Start(context.Background(), billstest.Options{
 		Dir: dir, Registry: reg,
 		PCConfig: pcclient.Config{ReconnectMin: 20 * time.Millisecond, ReconnectMax: 100 * time.Millisecond,
 			AdviceRetryMin: 50 * time.Millisecond, AdviceRetryMax: 200 * time.Millisecond, WriteAhead: true},
+		Authorizer: wrap,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -48,7 +48,30 @@ func (h *Handlers) reversal(ctx context.Context, s hostswitch.Session, req *spec
 	if out, seen, err := h.seenRefusal(ctx, own, hash, true); seen || err != nil {
 		return out, err
 	}
-	rev, err := h.core.Reverse(ctx, billpay.ReverseRequest{Key: own, RequestHash: hash, OriginalKey: orig, SameDayOnly: !advice, VoidUnknown: advice})
+	rr := billpay.ReverseRequest{Key: own, RequestHash: hash, OriginalKey: orig, SameDayOnly: !advice, VoidUnknown: advice}
+	var pcr *pcReversal
+	if s.Link == specs.LinkTerminal {
+		// A terminal card payment: the PC releases the card's money on a reversal advice,
+		// whose record commits in the reversal's own command (Extra), so the host never
+		// refunds without it, crash or not. When the payment has an authorization record
+		// but no advice can be built (its PC is no longer registered or dialled, no
+		// client), the request is refused 91 and nothing is reversed: the host keeps the
+		// payment and the PC keeps the card's money, which agree. That holds for a 0420
+		// too: §7 acknowledges an advice once it is durably recorded, and §3 has a 91'd
+		// advice kept and sent again by its sender; acknowledging it here would refund
+		// the payment while the card stays charged. 91 is not kept: a repeat (0401/0421)
+		// is served afresh once the PC's client is back.
+		var rc string
+		if pcr, rc, err = h.prepareReversal(ctx, orig, req.STAN); err != nil {
+			return nil, err
+		} else if rc != "" {
+			return reply(rc), nil
+		}
+		if pcr != nil {
+			rr.Extra = pcr.writes
+		}
+	}
+	rev, err := h.core.Reverse(ctx, rr)
 	if err != nil {
 		rc, ok := declineCode(err)
 		if !ok {
@@ -65,8 +88,15 @@ func (h *Handlers) reversal(ctx context.Context, s hostswitch.Session, req *spec
 		return reply(rc), nil
 	}
 	if s.Link == specs.LinkTerminal && !rev.Voided && !rev.Duplicate {
-		// A terminal card payment: the PC releases the card's money on an advice.
-		h.forwardReversal(ctx, orig, req.STAN)
+		if pcr != nil {
+			// Committed with the reversal: now sent. A repeat (Duplicate) or a second
+			// reversal (already reversed) committed no advice and queues none, so the PC
+			// gets one advice per authorization.
+			h.auth.QueueReversal(pcr.pc, pcr.adv)
+		} else {
+			// The payment may have committed after prepareReversal looked (a race).
+			h.forwardReversal(ctx, orig, req.STAN)
+		}
 	}
 	out := reply(rcApproved)
 	if rev.BusinessDate != 0 {

@@ -793,6 +793,64 @@ func (c *Client) Complete(ctx context.Context, res AuthResult) error {
 	return c.saf.discard(context.WithoutCancel(ctx), res.ahead)
 }
 
+// PendingReversal is the reversal advice of an approved authorization, built before
+// the ledger command that makes it durable (ReversalWrite) and queued in memory once
+// that command has committed (QueueReversal). The zero value is no advice.
+type PendingReversal struct {
+	a *advice
+	w ledger.Write
+}
+
+// Write is the advice's durable record, for the caller's ledger command.
+func (p PendingReversal) Write() ledger.Write { return p.w }
+
+// ReversalWrite builds the reversal advice (0420, repeated as 0421 until the 0430) of an
+// approved authorization whose posted payment is being reversed: the caller puts
+// Write() in the same ledger command that reverses the payment, so that the host's
+// reversal and the PC's advice are one atomic batch (a crash leaves both or neither),
+// and calls QueueReversal once that command has committed. An advice committed but
+// never handed to QueueReversal (a crash in between) is sent after the next Start, which
+// loads every record of the queue. r and res are those of the Authorize call (res need
+// only carry STAN, RRN, DE 7 and Approved). It fails with ErrNotApproved, or
+// ErrNotStarted before Start (the queue's sequence numbers are only known once its
+// records are loaded).
+func (c *Client) ReversalWrite(ctx context.Context, r AuthRequest, res AuthResult) (PendingReversal, error) {
+	if !res.Approved || res.STAN == "" || res.TransmissionDateTime == "" || res.RRN == "" {
+		return PendingReversal{}, ErrNotApproved
+	}
+	if !c.running.Load() {
+		return PendingReversal{}, ErrNotStarted
+	}
+	now := c.cfg.Now()
+	m := c.original(r, res.STAN, now)
+	m.TransmissionDateTime, m.RRN = res.TransmissionDateTime, res.RRN
+	a, err := c.newAdvice(ctx, m, now)
+	if err != nil {
+		return PendingReversal{}, err
+	}
+	w, err := c.saf.prepare(a)
+	if err != nil {
+		return PendingReversal{}, err
+	}
+	return PendingReversal{a: a, w: w}, nil
+}
+
+// QueueReversal hands an advice built by ReversalWrite, whose record the caller's
+// ledger command has committed, to the live queue. It is queued at most once per
+// authorization (by DE 90: the 0200's STAN, DE 7 and DE 32): a second call, or one for an
+// authorization whose advice is already pending, does nothing. Never call it for a
+// command that did not commit: the PC would release the card's money for a payment
+// the host kept.
+func (c *Client) QueueReversal(p PendingReversal) {
+	if p.a == nil {
+		return
+	}
+	if c.saf.queueOnce(p.a) {
+		c.log.Info().Str("stan", p.a.STAN).Str("rrn", p.a.RRN).Str("orig_stan", p.a.OrigSTAN).
+			Msg("posted authorization reversed: advice queued")
+	}
+}
+
 // adviceSender delivers the queue's advices in order, one at a time: 0420 first, 0421
 // for every repeat, until a 0430 arrives (see deliver for the codes that end it).
 func (c *Client) adviceSender(ctx context.Context) {

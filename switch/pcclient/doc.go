@@ -24,6 +24,8 @@
 //     optionally (Config.WriteAhead) the advice written before each 0200 so that a
 //     crash mid-authorization, or an approval never posted, is reversed after restart
 //     (CompletionWrite deletes it in the ledger command that posts the payment);
+//   - ReversalWrite, the advice's record for the caller's ledger command that reverses a
+//     posted card payment, and QueueReversal to send it once that command committed;
 //   - the cutover announcement (0800/201, DE 15) to every signed-on connection, and a
 //     Status for the admin endpoint.
 //

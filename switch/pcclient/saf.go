@@ -33,6 +33,8 @@ type advice struct {
 	InFlight       bool      `json:"wa,omitempty"` // written ahead of its 0200; not to be sent (yet)
 	Created        time.Time `json:"at"`           // when it was queued
 	OrigSTAN       string    `json:"ostan"`        // for logs
+
+	queued bool // under safQueue.mu: handed to queueOnce (never queued twice)
 }
 
 // message builds the advice as mti (0420 or 0421).
@@ -162,6 +164,42 @@ func (q *safQueue) enqueue(ctx context.Context, a *advice) error {
 	q.mu.Unlock()
 	q.signal()
 	return err
+}
+
+// prepare gives a a sequence number and returns its record's write, for a ledger command
+// of the caller's (see queueOnce).
+func (q *safQueue) prepare(a *advice) (ledger.Write, error) {
+	q.mu.Lock()
+	a.Seq = max(uint64(a.Created.UnixNano()), q.lastSeq+1)
+	q.lastSeq = a.Seq
+	q.mu.Unlock()
+	v, err := json.Marshal(a)
+	if err != nil {
+		return ledger.Write{}, err
+	}
+	return ledger.Write{Key: q.key(a.Seq), Value: v}, nil
+}
+
+// queueOnce queues a prepared advice whose record has been committed, once: not again
+// after an earlier call, nor while an advice for the same original (DE 90) is queued
+// (loaded from the store, say). It reports whether it queued a.
+func (q *safQueue) queueOnce(a *advice) bool {
+	q.mu.Lock()
+	if a.queued {
+		q.mu.Unlock()
+		return false
+	}
+	a.queued = true
+	for _, x := range q.items {
+		if x.Seq == a.Seq || x.Original == a.Original {
+			q.mu.Unlock()
+			return false
+		}
+	}
+	q.items = append(q.items, a)
+	q.mu.Unlock()
+	q.signal()
+	return true
 }
 
 // writeAhead gives a a sequence number and writes it durably, in flight: it is not

@@ -2,6 +2,8 @@ package pcclient
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -185,4 +187,112 @@ func TestWriteAheadTimeoutAndReverse(t *testing.T) {
 	eventually(t, 5*time.Second, "all advices done", func() bool {
 		return pendingInStore(t, store) == 0 && cl.Status().PendingAdvices == 0
 	})
+}
+
+// A posted payment's reversal: the advice's record commits in the caller's command
+// (ReversalWrite), is sent once QueueReversal is called (once, however often it is
+// called), and is sent after a restart when the host died before QueueReversal.
+func TestReversalWriteCommittedWithCaller(t *testing.T) {
+	dir := t.TempDir()
+	pc := newFakePC(t, testDialect(t))
+	store := openStore(t, dir)
+	cl, _ := startClient(t, pc, store, time.Second, time.Hour, writeAhead)
+	eventually(t, 5*time.Second, "signed on", func() bool { return cl.Status().SignedOn })
+	ctx := context.Background()
+	origOf := func(stan string) specs.Message {
+		for _, g := range pc.matching(isMTI("0200")) {
+			if g.msg.STAN == stan {
+				return g.msg
+			}
+		}
+		t.Fatalf("no 0200 with STAN %s", stan)
+		return specs.Message{}
+	}
+	advicesFor := func(stan string) int {
+		return len(pc.matching(func(m *specs.Message) bool { return isAdvice(m) && m.OriginalData[4:10] == stan }))
+	}
+	// post authorizes, posts (completion write) and reverses (the advice's write) in two
+	// commands, as the switch does.
+	post := func(n int) (AuthRequest, PendingReversal, AuthResult) {
+		t.Helper()
+		req := authReq("5100000000000008")
+		res, err := cl.Authorize(ctx, req)
+		if err != nil || !res.Approved {
+			t.Fatalf("%+v, %v", res, err)
+		}
+		w, _ := cl.CompletionWrite(res)
+		if _, err := store.Submit(ctx, &ledger.Command{Key: fmt.Appendf(nil, "test/post/%d", n), Writes: []ledger.Write{w}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cl.ReversalWrite(ctx, req, AuthResult{ResponseCode: "51", STAN: res.STAN}); !errors.Is(err, ErrNotApproved) {
+			t.Fatalf("ReversalWrite of a decline: %v", err)
+		}
+		p, err := cl.ReversalWrite(ctx, req, res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if p.Write().Key[0] != PrefixAdvice || p.Write().Delete {
+			t.Fatalf("advice write %x", p.Write().Key)
+		}
+		if _, err := store.Submit(ctx, &ledger.Command{Key: fmt.Appendf(nil, "test/reverse/%d", n), Writes: []ledger.Write{p.Write()}}); err != nil {
+			t.Fatal(err)
+		}
+		if n := cl.Status().PendingAdvices; n != 0 {
+			t.Fatalf("%d advices queued before QueueReversal", n)
+		}
+		return req, p, res
+	}
+
+	_, live, liveRes := post(1)
+	cl.QueueReversal(live)
+	cl.QueueReversal(live)
+	adv := pc.waitFor(1, 5*time.Second, "advice of the reversed payment", isAdvice)
+	if adv[0].msg.MTI != "0420" {
+		t.Errorf("first transmission %s, want 0420", adv[0].msg.MTI)
+	}
+	orig := origOf(liveRes.STAN)
+	checkAdvice(t, &adv[0].msg, &orig)
+	eventually(t, 5*time.Second, "advice done", func() bool { return pendingInStore(t, store) == 0 && cl.Status().PendingAdvices == 0 })
+	cl.QueueReversal(live) // after its 0430: still nothing more
+	cl.QueueReversal(PendingReversal{})
+
+	// The host dies after the reversal's command, before QueueReversal.
+	_, _, lostRes := post(2)
+	time.Sleep(100 * time.Millisecond)
+	if n := advicesFor(lostRes.STAN); n != 0 {
+		t.Fatalf("%d advices sent without QueueReversal", n)
+	}
+	if n := pendingInStore(t, store); n != 1 {
+		t.Fatalf("%d advice records after the reversal's command, want 1", n)
+	}
+	cl.Close()
+	store.Close()
+	store = openStore(t, dir)
+	defer store.Close()
+	startClient(t, pc, store, time.Second, time.Hour, writeAhead)
+	adv = pc.waitFor(1, 5*time.Second, "advice after the restart", func(m *specs.Message) bool {
+		return isAdvice(m) && m.OriginalData[4:10] == lostRes.STAN
+	})
+	orig = origOf(lostRes.STAN)
+	checkAdvice(t, &adv[0].msg, &orig)
+	eventually(t, 5*time.Second, "advice done", func() bool { return pendingInStore(t, store) == 0 })
+	time.Sleep(100 * time.Millisecond)
+	if a, b := advicesFor(liveRes.STAN), advicesFor(lostRes.STAN); a != 1 || b != 1 {
+		t.Errorf("advices %d and %d, want one per reversed authorization", a, b)
+	}
+}
+
+func TestReversalWriteBeforeStart(t *testing.T) {
+	pc := newFakePC(t, testDialect(t))
+	store := openStore(t, "")
+	defer store.Close()
+	in, _ := registry(t, time.Second, time.Hour, pc.addr).Institution("200002")
+	cl, err := NewClient(testConfig(t, &syncBuffer{}), in, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res := AuthResult{ResponseCode: "00", Approved: true, STAN: "000001", RRN: "512340000001", TransmissionDateTime: "0101120000"}
+	if _, err := cl.ReversalWrite(context.Background(), authReq("5100000000000008"), res); !errors.Is(err, ErrNotStarted) {
+		t.Fatalf("ReversalWrite before Start: %v, want ErrNotStarted", err)
+	}
 }

@@ -36,6 +36,8 @@ type Options struct {
 	// PCAddr and TermAddr default to 127.0.0.1:0.
 	PCAddr, TermAddr string
 	HostConfig       hostswitch.Config
+	// Authorizer, if set, wraps the handlers' authorizer (a test's fault injection).
+	Authorizer func(bills.Authorizer) bills.Authorizer
 }
 
 // Stack is a running host.
@@ -115,8 +117,12 @@ func Start(ctx context.Context, o Options) (st *Stack, err error) {
 	if err != nil {
 		return st, err
 	}
+	var auth bills.Authorizer = bills.PCAuthorizer{Clients: st.Clients}
+	if o.Authorizer != nil {
+		auth = o.Authorizer(auth)
+	}
 	st.Handlers, err = bills.Register(st.Host.Router(), bills.Deps{
-		Core: st.Core, Registry: o.Registry, Authorizer: bills.PCAuthorizer{Clients: st.Clients}, Logger: o.Logger,
+		Core: st.Core, Registry: o.Registry, Authorizer: auth, Logger: o.Logger,
 	})
 	if err != nil {
 		return st, err
