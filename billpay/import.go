@@ -67,6 +67,10 @@ type ImportRequest struct {
 	Progress func(pass int, bytesRead int64)
 	// MaxErrors caps the bad records named in a refusal (default 100).
 	MaxErrors int
+	// Provider, when set, is the provider the caller is authenticated as (an online
+	// update): a document naming any other provider is refused before anything is read
+	// further.
+	Provider string
 }
 
 // ImportResult is an applied debt list.
@@ -92,7 +96,13 @@ func (c *Core) ImportFile(ctx context.Context, path, sigPath string, progress fu
 
 // ImportBytes applies a debt list held in memory (tests, the demo's embedded fixture).
 func (c *Core) ImportBytes(ctx context.Context, file, sig []byte) (*ImportResult, error) {
-	return c.Import(ctx, ImportRequest{Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(file)), nil }, Signature: sig})
+	return c.ImportBytesAs(ctx, "", file, sig)
+}
+
+// ImportBytesAs is ImportBytes for a caller authenticated as provider (ImportRequest.Provider).
+func (c *Core) ImportBytesAs(ctx context.Context, provider string, file, sig []byte) (*ImportResult, error) {
+	return c.Import(ctx, ImportRequest{Open: func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(file)), nil },
+		Signature: sig, Provider: provider})
 }
 
 // hashingReader hashes what is read through it.
@@ -147,6 +157,9 @@ func (c *Core) Import(ctx context.Context, req ImportRequest) (*ImportResult, er
 	})
 	if err != nil {
 		return nil, fileRefusal(err)
+	}
+	if req.Provider != "" && hdr.Provider != req.Provider {
+		return nil, &ImportError{Reason: RefusedUnknownProvider, Msg: fmt.Sprintf("the document names provider %q, not %s", hdr.Provider, req.Provider)}
 	}
 	prov, ok := c.Registry().Provider(hdr.Provider)
 	if !ok {

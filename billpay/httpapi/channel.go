@@ -184,7 +184,9 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, c *Client) error {
 	}
 	pr := billpay.PaymentRequest{Target: t, Amount: amount, Currency: prov.Currency, Channel: c.Channel, Method: method,
 		Acquirer: c.Acquirer, Terminal: terminal}
-	h := (&hasher{}).s("pay/1").s(t.Provider).s(t.Account).s(t.RegCode).s(strconv.FormatInt(amount, 10)).s(req.Method).s(terminal)
+	// pay/2: every list is counted (pay/1 was not, so readings could spell out lines and
+	// a different body hash like another under the same key).
+	h := (&hasher{}).s("pay/2").s(t.Provider).s(t.Account).s(t.RegCode).s(strconv.FormatInt(amount, 10)).s(req.Method).s(terminal)
 	switch req.Allocation {
 	case "", "auto":
 		if len(req.Lines) > 0 {
@@ -195,7 +197,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, c *Client) error {
 		if len(req.Lines) == 0 {
 			return fieldErr("lines", "allocation \"lines\" needs at least one line")
 		}
-		h.s("lines")
+		h.s("lines").s(strconv.Itoa(len(req.Lines)))
 		for i, l := range req.Lines {
 			lp, ok := s.core.Registry().Provider(l.Provider)
 			if !ok {
@@ -214,6 +216,7 @@ func (s *Server) pay(w http.ResponseWriter, r *http.Request, c *Client) error {
 	default:
 		return fieldErr("allocation", "auto or lines")
 	}
+	h.s(strconv.Itoa(len(req.Readings)))
 	for i, rd := range req.Readings {
 		if rd.Service == "" || rd.Meter == "" || rd.Value == "" {
 			return fieldErr(fmt.Sprintf("readings[%d]", i), "service, meter and value are required")

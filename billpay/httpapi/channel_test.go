@@ -498,3 +498,32 @@ func TestRegisterIdempotent(t *testing.T) {
 	}
 	wantProblem(t, e.req("POST", "/v1/subscribers", DemoWebKey, body, "Idempotency-Key: has space"), 400, CodeInvalidField)
 }
+
+// Readings that spell out what lines would hash to are another body: the request hash
+// counts every list, so the same key with it is 409, not a replay.
+func TestPaymentHashCountsLists(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	var inq inquiryJSON
+	e.req("GET", "/v1/inquiry?provider=AZERISIQ&account=1000000101", DemoWebKey, nil).json(t, &inq)
+	if len(inq.Lines) == 0 {
+		t.Skip("no dues")
+	}
+	l := inq.Lines[0]
+	first := map[string]any{"target": map[string]any{"provider": "AZERISIQ", "account": "1000000101"}, "amount": "0.02", "method": "cash",
+		"allocation": "lines", "lines": []any{
+			map[string]any{"provider": l.Provider, "account": l.Account, "service": l.Service, "amount": "0.01"},
+			map[string]any{"provider": l.Provider, "account": l.Account, "service": l.Service, "amount": "0.01"}}}
+	r := e.req("POST", "/v1/payments", DemoKioskKey, first, "Idempotency-Key: amb1")
+	t.Logf("first: %d %s", r.status, r.body)
+	wantStatus(t, r, 201)
+	second := map[string]any{"target": map[string]any{"provider": "AZERISIQ", "account": "1000000101"}, "amount": "0.02", "method": "cash",
+		"readings": []any{
+			map[string]any{"service": "lines", "meter": l.Provider, "value": l.Account},
+			map[string]any{"service": l.Service, "meter": "1", "value": l.Provider},
+			map[string]any{"service": l.Account, "meter": l.Service, "value": "1"}}}
+	r = e.req("POST", "/v1/payments", DemoKioskKey, second, "Idempotency-Key: amb1")
+	t.Logf("second (other body, same key): %d %s", r.status, r.body)
+	if r.status != 409 {
+		t.Fatalf("a different body under the same key got %d, want 409", r.status)
+	}
+}

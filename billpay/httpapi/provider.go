@@ -217,7 +217,7 @@ func (s *Server) upsert(w http.ResponseWriter, r *http.Request, p *billpay.Provi
 		}
 		return writeJSON(w, http.StatusOK, importOut(prev, true, through))
 	}
-	res, err := s.core.ImportBytes(ctx, doc, nil)
+	res, err := s.core.ImportBytesAs(ctx, p.Code, doc, nil)
 	if err != nil {
 		var ie *billpay.ImportError
 		if errors.As(err, &ie) {
@@ -254,7 +254,7 @@ func (s *Server) importXML(w http.ResponseWriter, r *http.Request, p *billpay.Pr
 	if v := r.Header.Get(HeaderFileSignature); v != "" {
 		sig = []byte(v)
 	}
-	res, err := s.core.ImportBytes(r.Context(), body, sig)
+	res, err := s.core.ImportBytesAs(r.Context(), p.Code, body, sig)
 	if err != nil {
 		var ie *billpay.ImportError
 		if errors.As(err, &ie) {
@@ -290,6 +290,11 @@ func xmlRoot(b []byte) (provider, fileID string) {
 		}
 		if se, ok := t.(xml.StartElement); ok {
 			for _, a := range se.Attr {
+				if a.Name.Space != "" {
+					// Only unprefixed attributes are the document's (the core's reader
+					// ignores prefixed ones): x:provider="…" must not route it.
+					continue
+				}
 				switch a.Name.Local {
 				case "provider":
 					provider = a.Value

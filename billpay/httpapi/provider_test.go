@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -287,5 +288,51 @@ func TestProviderUpsertConcurrentKey(t *testing.T) {
 		if count[201] != 1 || count[other] != n-1 {
 			t.Fatalf("same body %v: statuses %v", same, count)
 		}
+	}
+}
+
+// A provider posts only its own debt lists: the routing check reads the document's
+// unprefixed provider attribute, as the core's reader does, and the core refuses a
+// document naming another provider than the one authenticated.
+func TestXMLUpdateOfAnotherProvider(t *testing.T) {
+	const head = `<?xml version="1.0" encoding="UTF-8"?>` + "\n"
+	const body = ` file-id="%s" created="2026-12-01T02:00:00+04:00" registers-through="2026-11-30" mode="delta">
+  <account number="1000000101" name="Victim"><debt service="ELEC" period="202611" amount="999.99"/></account>
+</debts>
+`
+	for _, tc := range []struct {
+		name, root string
+	}{
+		{"another provider", `<debts xmlns="urn:billpay:debts:1" provider="AZERISIQ"`},
+		{"a prefixed provider attribute naming the poster", `<debts xmlns="urn:billpay:debts:1" xmlns:x="urn:x" provider="AZERISIQ" x:provider="AZERSU"`},
+		{"the poster first, then a prefixed one", `<debts xmlns="urn:billpay:debts:1" xmlns:x="urn:x" x:provider="AZERSU" provider="AZERISIQ"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, envOpts{})
+			doc := head + tc.root + fmt.Sprintf(body, "EVIL-"+strconv.Itoa(len(tc.name)))
+			r, _ := http.NewRequest("POST", e.ts.URL+"/v1/providers/AZERSU/accounts", strings.NewReader(doc))
+			r.Header.Set("Content-Type", "application/xml")
+			r.Header.Set("Authorization", "Bearer "+DemoProviderKey("AZERSU"))
+			res, err := http.DefaultClient.Do(r)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(res.Body)
+			res.Body.Close()
+			if res.StatusCode != http.StatusForbidden {
+				t.Fatalf("AZERSU posting AZERISIQ's list: %d %s", res.StatusCode, b)
+			}
+			if _, found, _ := e.core.ImportedFile(t.Context(), "AZERISIQ", "EVIL-"+strconv.Itoa(len(tc.name))); found {
+				t.Fatal("the list was applied")
+			}
+		})
+	}
+	// The core alone (a caller that skipped the routing check) refuses it too.
+	e := newEnv(t, envOpts{})
+	doc := head + `<debts xmlns="urn:billpay:debts:1" provider="AZERISIQ"` + fmt.Sprintf(body, "EVIL-CORE")
+	_, err := e.core.ImportBytesAs(t.Context(), "AZERSU", []byte(doc), nil)
+	var ie *billpay.ImportError
+	if !errors.As(err, &ie) || !strings.Contains(ie.Msg, `names provider "AZERISIQ", not AZERSU`) {
+		t.Fatalf("core: %v", err)
 	}
 }
