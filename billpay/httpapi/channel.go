@@ -100,6 +100,9 @@ func (s *Server) method(r *http.Request, c *Client, method, terminal string, car
 	if len(terminal) > 8 {
 		return 0, "", fieldErr("terminal", "at most 8 characters (DE 41)")
 	}
+	if terminal != "" && !c.allowsTerminal(terminal) {
+		return 0, "", perr(http.StatusForbidden, CodeForbidden, fmt.Sprintf("payment point %q is not one of this client's", terminal))
+	}
 	switch method {
 	case "cash":
 		if c.Channel == billpay.ChannelWeb {

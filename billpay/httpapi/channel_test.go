@@ -7,6 +7,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/billswitch/billswitch/ledger"
 )
 
 func TestProvidersAndInquiry(t *testing.T) {
@@ -525,5 +527,35 @@ func TestPaymentHashCountsLists(t *testing.T) {
 	t.Logf("second (other body, same key): %d %s", r.status, r.body)
 	if r.status != 409 {
 		t.Fatalf("a different body under the same key got %d, want 409", r.status)
+	}
+}
+
+// Cash is booked to the drawer of the payment point a request names, so a client may
+// name only its own: its default terminal or one its configuration lists (the demo
+// kiosk fleet is KIOSK*).
+func TestClientTerminals(t *testing.T) {
+	e := newEnv(t, envOpts{})
+	for i, tc := range []struct {
+		name, key, terminal string
+		status              int
+	}{
+		{"kiosk, its default", DemoKioskKey, "", 201},
+		{"kiosk, one of its fleet", DemoKioskKey, "KIOSK042", 201},
+		{"kiosk, the cashier desk's drawer", DemoKioskKey, "CASH0001", 403},
+		{"kiosk, an ISO terminal", DemoKioskKey, "T0000001", 403},
+		{"cashier, its own", DemoCashierKey, "CASH0001", 201},
+		{"cashier, a kiosk", DemoCashierKey, "KIOSK001", 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			body := map[string]any{"target": map[string]any{"provider": "AZERISIQ", "account": "1000000001"}, "amount": "1.00", "method": "cash"}
+			if tc.terminal != "" {
+				body["terminal"] = tc.terminal
+			}
+			r := e.req("POST", "/v1/payments", tc.key, body, fmt.Sprintf("Idempotency-Key: term-%d", i))
+			wantStatus(t, r, tc.status)
+		})
+	}
+	if b := e.store.Balance(ledger.AccountID{Kind: ledger.KindCashDrawer, Owner: "T0000001"}, 944); b.Debits != 0 {
+		t.Fatalf("an ISO terminal's drawer took HTTP cash: %+v", b)
 	}
 }

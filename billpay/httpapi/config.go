@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -24,9 +25,30 @@ type Client struct {
 	// card payments name the processing centre that authorized them instead.
 	Acquirer string
 	// Terminal is the default payment point of the client's payments (1–8
-	// characters, it travels as DE 41 to a card's processing centre); a request may
-	// name its own (the kiosk's id).
+	// characters, it travels as DE 41 to a card's processing centre).
 	Terminal string
+	// Terminals are the other payment points a request of this client may name (a
+	// kiosk fleet's ids); an entry ending in "*" names every id with that prefix. Cash
+	// is booked to the named point's drawer, so a client may not name another's: a
+	// payment point outside Terminals and Terminal is refused (403).
+	Terminals []string
+}
+
+// allowsTerminal says whether c may book payments to payment point t.
+func (c *Client) allowsTerminal(t string) bool {
+	if t == c.Terminal {
+		return true
+	}
+	for _, p := range c.Terminals {
+		if prefix, ok := strings.CutSuffix(p, "*"); ok {
+			if strings.HasPrefix(t, prefix) {
+				return true
+			}
+		} else if p == t {
+			return true
+		}
+	}
+	return false
 }
 
 // Operator may reverse same-day payments.
@@ -101,7 +123,7 @@ func DemoConfig(reg *billpay.Registry) Config {
 	cfg := Config{
 		Clients: []Client{
 			{Name: "web", Key: DemoWebKey, Channel: billpay.ChannelWeb, Acquirer: "WEBPORTAL"},
-			{Name: "kiosk", Key: DemoKioskKey, Channel: billpay.ChannelKiosk, Acquirer: "KIOSKNET", Terminal: "KIOSK001"},
+			{Name: "kiosk", Key: DemoKioskKey, Channel: billpay.ChannelKiosk, Acquirer: "KIOSKNET", Terminal: "KIOSK001", Terminals: []string{"KIOSK*"}},
 			{Name: "cashier", Key: DemoCashierKey, Channel: billpay.ChannelCashier, Acquirer: "CASHDESK", Terminal: "CASH0001"},
 		},
 		Operators:  []Operator{{Name: "operator", Key: DemoOperatorKey}},

@@ -27,12 +27,13 @@ type fileConfig struct {
 	MaxHistoryDays      int           `yaml:"max_history_days"`
 	Timezone            string        `yaml:"timezone"`
 	Clients             []struct {
-		Name     string `yaml:"name"`
-		Key      string `yaml:"key"`
-		KeyEnv   string `yaml:"key_env"`
-		Channel  string `yaml:"channel"`
-		Acquirer string `yaml:"acquirer"`
-		Terminal string `yaml:"terminal"`
+		Name      string   `yaml:"name"`
+		Key       string   `yaml:"key"`
+		KeyEnv    string   `yaml:"key_env"`
+		Channel   string   `yaml:"channel"`
+		Acquirer  string   `yaml:"acquirer"`
+		Terminal  string   `yaml:"terminal"`
+		Terminals []string `yaml:"terminals"`
 	} `yaml:"clients"`
 	Operators []struct {
 		Name   string `yaml:"name"`
@@ -119,7 +120,7 @@ func ParseConfig(name string, data []byte, getenv func(string) string) (Config, 
 		if err != nil {
 			return Config{}, err
 		}
-		cfg.Clients = append(cfg.Clients, Client{Name: c.Name, Key: k, Channel: ch, Acquirer: c.Acquirer, Terminal: c.Terminal})
+		cfg.Clients = append(cfg.Clients, Client{Name: c.Name, Key: k, Channel: ch, Acquirer: c.Acquirer, Terminal: c.Terminal, Terminals: c.Terminals})
 	}
 	for _, o := range f.Operators {
 		k, err := secret(o.Key, o.KeyEnv, "operator "+o.Name)
