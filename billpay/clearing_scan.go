@@ -35,12 +35,20 @@ func receiptDayKey(d ledger.Date) []byte {
 
 // ClearingDay reads, from one durable view, what the clearing of business date date
 // needs: every payment and top-up posted on date (reversal = false, receipt order),
-// and every payment of a receipt day in [from, date) reversed on date (reversal =
-// true, receipt order). The payments come first; each call gets a value of its own.
+// then every payment of an earlier day reversed on date (reversal = true, receipt
+// order). The payments come first; each call gets a value of its own.
 //
-// Cost: one range scan over the day's payment records, and one over the records of
-// the earlier days in the window, which are skipped without decoding unless reversed
-// on date (no reversal index exists yet).
+// The late reversals come from the reversal index of date (keys.go: every reversal
+// Reverse posted on date, whatever the age of its payment) and, for stores written
+// before the index existed, from a scan of the payments of receipt days [from, date)
+// reversed on date; a receipt both find is given once. A reversal older than the
+// window is found only through the index; one the window finds gives the same entry
+// whether the index holds it or not, so the figures of a day cleared before the index
+// existed do not change.
+//
+// Cost: one range scan over the day's payment records, one over the day's index keys
+// (a record read per key), and one over the records of the window's days, which are
+// skipped without decoding unless reversed on date.
 func (c *Core) ClearingDay(ctx context.Context, date, from ledger.Date, fn func(p *ClearingPayment, reversal bool) error) error {
 	if from > date {
 		from = date
@@ -50,8 +58,50 @@ func (c *Core) ClearingDay(ctx context.Context, date, from ledger.Date, fn func(
 		return err
 	}
 	defer view.Close()
+	// The receipts the index holds for date, in receipt order (a day's reversals).
+	var indexed []string
+	idx := revIndexPrefix(uint32(date))
+	if err := view.Scan(idx, prefixEnd(idx), func(k, _ []byte) bool {
+		indexed = append(indexed, string(k[len(idx):]))
+		return true
+	}); err != nil {
+		return err
+	}
 	var ferr error
 	n := 0
+	// late hands fn a payment record if it is a late reversal of date.
+	late := func(receipt string, rec *paymentRec) error {
+		if !rec.Reversed || rec.ReversalDate != uint32(date) || rec.PaidDate >= uint32(date) {
+			return nil
+		}
+		return fn(clearingPayment(receipt, rec), true)
+	}
+	// flush gives the indexed receipts below receipt (all when receipt is ""), and skips
+	// receipt itself when the index holds it (the window found it).
+	next := 0
+	flush := func(receipt string) error {
+		for ; next < len(indexed) && (receipt == "" || indexed[next] <= receipt); next++ {
+			r := indexed[next]
+			if r == receipt {
+				continue
+			}
+			v, ok, err := view.Get(paymentKey(r))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return fmt.Errorf("billpay: reversal index of %d names payment %s, which is not stored: %w", date, r, errCorrupt)
+			}
+			rec, err := decodePayment(v)
+			if err != nil {
+				return fmt.Errorf("billpay: payment %s: %w", r, err)
+			}
+			if err := late(r, rec); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	scan := func(lo, hi []byte, reversal bool) error {
 		err := view.Scan(lo, hi, func(k, v []byte) bool {
 			if n++; n%4096 == 0 && ctx.Err() != nil {
@@ -73,18 +123,21 @@ func (c *Core) ClearingDay(ctx context.Context, date, from ledger.Date, fn func(
 				ferr = fmt.Errorf("billpay: payment %s: %w", k[1:], err)
 				return false
 			}
-			if !reversal && rec.PaidDate != uint32(date) {
+			if reversal {
+				if rec.PaidDate >= uint32(date) {
+					return true
+				}
+				receipt := string(k[1:])
+				if ferr = flush(receipt); ferr != nil {
+					return false
+				}
+				ferr = late(receipt, rec)
+				return ferr == nil
+			}
+			if rec.PaidDate != uint32(date) {
 				return true
 			}
-			if reversal && rec.PaidDate >= uint32(date) {
-				return true
-			}
-			p := &ClearingPayment{Receipt: string(k[1:]), TopUp: rec.Kind == resultTopUp, Amount: rec.Amount,
-				Commission: rec.Commission, Currency: rec.Currency, Channel: rec.Channel, Method: rec.Method,
-				Acquirer: rec.Acquirer, Terminal: rec.Terminal, RRN: rec.RRN, Readings: rec.Readings,
-				Allocations: rec.Allocations, BusinessDate: ledger.Date(rec.PaidDate), PostedAt: rec.PostedAt,
-				Reversed: rec.Reversed, ReversalDate: ledger.Date(rec.ReversalDate), Key: rec.CmdKey}
-			if ferr = fn(p, reversal); ferr != nil {
+			if ferr = fn(clearingPayment(string(k[1:]), rec), false); ferr != nil {
 				return false
 			}
 			return true
@@ -99,9 +152,19 @@ func (c *Core) ClearingDay(ctx context.Context, date, from ledger.Date, fn func(
 		return err
 	}
 	if from < date {
-		return scan(receiptDayKey(from), day, true)
+		if err := scan(receiptDayKey(from), day, true); err != nil {
+			return err
+		}
 	}
-	return nil
+	return flush("")
+}
+
+func clearingPayment(receipt string, rec *paymentRec) *ClearingPayment {
+	return &ClearingPayment{Receipt: receipt, TopUp: rec.Kind == resultTopUp, Amount: rec.Amount,
+		Commission: rec.Commission, Currency: rec.Currency, Channel: rec.Channel, Method: rec.Method,
+		Acquirer: rec.Acquirer, Terminal: rec.Terminal, RRN: rec.RRN, Readings: rec.Readings,
+		Allocations: rec.Allocations, BusinessDate: ledger.Date(rec.PaidDate), PostedAt: rec.PostedAt,
+		Reversed: rec.Reversed, ReversalDate: ledger.Date(rec.ReversalDate), Key: rec.CmdKey}
 }
 
 // peekReversal reads a payment record's reversed flag and reversal date without

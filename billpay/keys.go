@@ -31,6 +31,13 @@ const (
 	// 0x29 | caller's key → ver u8 | request hash [32] | regcode: a registration taken
 	// under an idempotency key (Register with SubscriberRequest.Key).
 	prefixRegKey byte = 0x29
+	// 0x2A | business date u32 | receipt → empty: the reversal index. One key per
+	// reversed payment or top-up, under the business date its reversal was posted on
+	// (the record's ReversalDate): written in the reversal's own ledger command (Reverse)
+	// and moved with the record's date by redate when the reversal raced a cutover.
+	// Clearing reads a day's late reversals from it (ClearingDay), whatever the age of
+	// the payment they reverse.
+	prefixRevIndex byte = 0x2A
 )
 
 // Ledger command keys of billpay are namespaced "bp/<kind>/..." so that they never meet
@@ -96,6 +103,11 @@ func outboxAckKey(p string) []byte { return append([]byte{prefixOutboxAck}, p...
 func metaKey(name string) []byte { return append([]byte{prefixMeta}, name...) }
 
 func regKeyKey(key []byte) []byte { return append([]byte{prefixRegKey}, key...) }
+
+// revIndexPrefix is the prefix of the reversal index keys of business date d.
+func revIndexPrefix(d uint32) []byte { return binary.BigEndian.AppendUint32([]byte{prefixRevIndex}, d) }
+
+func revIndexKey(d uint32, receipt string) []byte { return append(revIndexPrefix(d), receipt...) }
 
 // prefixEnd returns the smallest key above every key starting with p.
 func prefixEnd(p []byte) []byte {

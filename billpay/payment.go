@@ -450,10 +450,11 @@ func (c *Core) allocate(view ledger.Reader, req *PaymentRequest, refs []AccountR
 }
 
 // redate moves the netting entries of a payment (sign 1) or reversal (sign -1) from
-// business date from to to, in the accounts it touched and in its payment record. It
-// runs under the accounts' locks, as its own idempotent command; a crash before it leaves
-// the entries on the earlier date (the due then shows the payment again after a file
-// registering through that date, until a later file counts it).
+// business date from to to, in the accounts it touched and in its payment record, and
+// a reversal's index key (keys.go) with them. It runs under the accounts' locks, as its
+// own idempotent command; a crash before it leaves the entries on the earlier date (the
+// due then shows the payment again after a file registering through that date, until a
+// later file counts it; the record and the index stay together on that date).
 func (c *Core) redate(ctx context.Context, cmdKey []byte, receipt string, allocs []Allocation, sign int64, from, to uint32) error {
 	for _, a := range allocs {
 		c.forgetAccounts([]AccountRef{{a.Provider, a.Account}})
@@ -497,6 +498,10 @@ func (c *Core) redate(ctx context.Context, cmdKey []byte, receipt string, allocs
 			}
 			writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
 		}
+	}
+	if sign < 0 {
+		writes = append(writes, ledger.Write{Key: revIndexKey(from, receipt), Delete: true},
+			ledger.Write{Key: revIndexKey(to, receipt), Value: []byte{}})
 	}
 	_, err = c.l.Submit(ctx, &ledger.Command{Key: append([]byte("bp/redate/"), cmdKey...), Writes: writes})
 	return err

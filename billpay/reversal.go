@@ -207,7 +207,10 @@ func (c *Core) Reverse(ctx context.Context, req ReverseRequest) (*Reversal, erro
 		writes = append(writes, *topUpWrite)
 	}
 	rec.ReversalDate = today
-	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()})
+	writes = append(writes, ledger.Write{Key: paymentKey(receipt), Value: rec.encode()},
+		// The reversal index: clearing finds the reversals of a day here, whatever the
+		// age of the payment (keys.go). redate moves it with the record's date.
+		ledger.Write{Key: revIndexKey(today, receipt), Value: []byte{}})
 	writes = appendNotices(writes, notices, today)
 	writes = append(writes, req.Extra...)
 	rev := &Reversal{Receipt: receipt, Amount: rec.Amount, Currency: rec.Currency, Allocations: rec.Allocations}

@@ -47,8 +47,11 @@ type Options struct {
 	Hub Party
 	// Location is the time zone of payment times in the registers (nil = UTC).
 	Location *time.Location
-	// ReversalWindow is how many days before Date are searched for payments reversed
-	// on Date (default 31). A reversal of an older payment is not found.
+	// ReversalWindow is how many days before Date are scanned for payments reversed on
+	// Date (default 31), besides billpay's reversal index, which holds every reversal
+	// of Date whatever the age of its payment. The scan is for stores written before
+	// the index existed (their reversals are in no index); a reversal both find is
+	// counted once.
 	ReversalWindow int
 	// MemoryBudget bounds the bytes of file sections held in memory before they are
 	// spilled to disk (default 64 MiB).
@@ -210,6 +213,13 @@ func Run(ctx context.Context, deps Deps, opts Options) (*Result, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("clearing %s: %w", isoDate(opts.Date), err)
+	}
+	// Every registered provider gets a register for every day, an empty one (count 0)
+	// on a day without entries for it: providers take registers-through from them.
+	for _, p := range d.reg.Providers() {
+		if _, err := d.provider(p.Code); err != nil {
+			return nil, err
+		}
 	}
 	res, err := d.positions()
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -75,17 +76,19 @@ func TestMultiProviderPayment(t *testing.T) {
 }
 
 // A re-run that finds other figures than the settlement already posted refuses
-// (ErrChanged) and leaves the day's files as they were; the reversal window bounds
-// how far back a late reversal is looked for.
+// (ErrChanged) and leaves the day's files as they were; in a store written before the
+// reversal index, the reversal window bounds how far back a late reversal is looked
+// for.
 func TestRerunWithOtherFiguresRefused(t *testing.T) {
 	ctx := context.Background()
 	e := newEnv(t, vfs.NewMem(), "db")
 	e.debts("AZERSU", map[string][]string{"4000000001": {"WATER:50.00"}, "4000000002": {"WATER:50.00"}})
-	e.pay(pay{key: "old", provider: "AZERSU", account: "4000000001", amount: 1000, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
+	old := e.pay(pay{key: "old", provider: "AZERSU", account: "4000000001", amount: 1000, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
 	e.cutover(20261102)
 	e.cutover(20261103)
 	e.pay(pay{key: "new", provider: "AZERSU", account: "4000000002", amount: 3000, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
 	e.reverse("rv", "old", false) // reverses a payment of 2026-11-01 on 2026-11-03
+	e.unindex(20261103, old.Receipt)
 	e.cutover(20261104)
 
 	narrow, err := Run(ctx, Deps{Core: e.core}, Options{Date: 20261103, Dir: e.root, ReversalWindow: 1})
@@ -127,12 +130,13 @@ func TestListAndRefusals(t *testing.T) {
 	if err != nil || len(days) != 2 || days[0].Date != 20261101 || days[1].Date != 20261102 {
 		t.Fatalf("List = %+v, %v", days, err)
 	}
-	// An empty day: positions and reconciliation only, no payout file.
+	// An empty day: positions, reconciliation and an empty register per provider; no
+	// payout file.
 	var names []string
 	for _, f := range days[0].Files {
 		names = append(names, f.Name)
 	}
-	if strings.Join(names, ",") != "positions.csv,reconciliation.csv" {
+	if strings.Join(names, ",") != "positions.csv,reconciliation.csv,register-AZERIGAZ.xml,register-AZERISIQ.xml,register-AZERSU.xml,register-BAKTELECOM.xml" {
 		t.Errorf("files of an empty day: %v", names)
 	}
 	for _, tc := range []struct {
@@ -220,7 +224,7 @@ func TestRunAfterFailedWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Posted != 0 || r.Existing != 2 || len(r.Files) != 5 {
+	if r.Posted != 0 || r.Existing != 2 || len(r.Files) != 8 { // 4 registers, a bank list, payout, positions, reconciliation
 		t.Fatalf("second run: posted %d, existing %d, files %+v", r.Posted, r.Existing, r.Files)
 	}
 }
@@ -258,5 +262,116 @@ func TestLateReversalAfterPayout(t *testing.T) {
 	}
 	if rep, err := e.st.Verify(); err != nil {
 		t.Fatalf("ledger verify: %v\n%s", err, rep.String())
+	}
+}
+
+// A late reversal is in the register, the positions and the settlement of the day it
+// was posted on, whatever the age of its payment (provider-exchange.md §4): billpay's
+// reversal index holds it under that day. In a store written before the index existed
+// the window scan still finds a reversal within ReversalWindow days (and only those);
+// a reversal that both find is counted once, and a re-run writes the same files.
+func TestLateReversalAnyAge(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		reversed ledger.Date // the day the advice (0420) reverses the payment of 2026-11-01
+		unindex  bool        // the store was written before the reversal index
+		want     int         // late reversals in that day's registers
+	}{
+		{"within the window", 20261120, false, 1},
+		{"older than the window", 20261215, false, 1},
+		{"within the window, no index", 20261120, true, 1},
+		{"older than the window, no index", 20261215, true, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, vfs.NewMem(), "db")
+			e.debts("AZERSU", map[string][]string{"4000000001": {"WATER:50.00"}})
+			p := e.pay(pay{key: "old", provider: "AZERSU", account: "4000000001", amount: 1000, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
+			e.cutover(20261102)
+			e.run(20261101, nil)
+			e.cutover(tc.reversed)
+			e.reverse("rv", "old", false) // an advice reverses a payment of any age
+			if tc.unindex {
+				e.unindex(tc.reversed, p.Receipt)
+			}
+			e.cutover(addDays(tc.reversed, 1))
+			res := e.run(tc.reversed, nil)
+			if res.Reversals != tc.want {
+				t.Fatalf("reversal on %d of a payment of 2026-11-01: %d late reversals in the registers, want %d", tc.reversed, res.Reversals, tc.want)
+			}
+			files := readDay(t, res.Dir)
+			reg := string(files["register-AZERSU.xml"])
+			checkRegister(t, "register-AZERSU.xml", []byte(reg))
+			entry := `<reversal receipt="` + p.Receipt + `" business-date="2026-11-01" account="4000000001" amount="-10.00"/>`
+			if n := strings.Count(reg, entry); n != tc.want {
+				t.Errorf("register holds the reversal %d times, want %d:\n%s", n, tc.want, reg)
+			}
+			checkPositionsSumZero(t, res)
+			if tc.want == 1 {
+				if az := res.Providers[slices.IndexFunc(res.Providers, func(pp ProviderPosition) bool { return pp.Provider == "AZERSU" })]; az.Reversed != 1000 || az.Payout != -990 {
+					t.Errorf("AZERSU position %+v, want reversed 10.00, payout -9.90", az)
+				}
+				// Both days settled: the acquirer and the provider are back where they were.
+				for _, a := range []ledger.AccountID{{Kind: ledger.KindAcquirerReceivable, Owner: "KAPITAL"}, {Kind: ledger.KindProviderPayable, Owner: "AZERSU"}} {
+					if b := e.st.Balance(a, 944); b.Debits != b.Credits {
+						t.Errorf("%v after both days settled: debits %d, credits %d", a, b.Debits, b.Credits)
+					}
+				}
+			}
+			again := e.run(tc.reversed, nil)
+			if again.Posted != 0 || !sameFiles(readDay(t, again.Dir), files) {
+				t.Errorf("re-run posted %d and wrote other files", again.Posted)
+			}
+		})
+	}
+}
+
+// Every registered provider gets a register for every cleared day (provider-exchange.md
+// §4; providers take registers-through from them): an empty one, count 0 and zero
+// totals, on a day without entries for it, and a zero line in the positions.
+func TestEmptyRegisters(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		paid string // the provider paid that day ("" = no payments)
+	}{
+		{"a day without payments", ""},
+		{"a day with payments to one provider", "AZERSU"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, vfs.NewMem(), "db")
+			if tc.paid != "" {
+				e.debts(tc.paid, map[string][]string{"4000000001": {"WATER:50.00"}})
+				e.pay(pay{key: "p", provider: tc.paid, account: "4000000001", amount: 1000, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
+			}
+			e.cutover(20261102)
+			res := e.run(20261101, nil)
+			files := readDay(t, res.Dir)
+			pos := string(files["positions.csv"])
+			for _, p := range e.core.Registry().Providers() {
+				name := registerName(p.Code)
+				reg, ok := files[name]
+				if !ok {
+					t.Errorf("no %s", name)
+					continue
+				}
+				checkRegister(t, name, reg)
+				if p.Code == tc.paid {
+					continue
+				}
+				if got := string(reg); got != emptyRegister(p.Code, "2026-11-01") {
+					t.Errorf("%s:\n%s", name, got)
+				}
+				if row := "provider," + p.Code + ",AZN,0,0.00,0.00,0.00,0.00,,REG-" + p.Code + "-20261101\n"; !strings.Contains(pos, row) {
+					t.Errorf("positions.csv lacks %q:\n%s", row, pos)
+				}
+			}
+			if tc.paid == "" {
+				if !strings.HasSuffix(pos, "commission,hub,AZN,,,,0.00,0.00,,\ntotal,,AZN,,,,,0.00,,\n") {
+					t.Errorf("positions.csv of a day without payments:\n%s", pos)
+				}
+				if _, ok := files[payoutName]; ok {
+					t.Error("a payout file on a day without payments")
+				}
+			}
+		})
 	}
 }
