@@ -31,9 +31,11 @@
 // # Balance rules
 //
 // Provider payable, commission income and subscriber advances are credit-normal and
-// may not go negative (debits ≤ credits after the whole transfer). Acquirer
-// receivable, cash drawer, settlement and suspense are free. A refusal is a Declined
-// outcome with ErrInsufficientFunds, remembered under the key.
+// may not go negative (debits ≤ credits after the whole transfer), checked for a
+// transfer that debits the account (net of its legs): one that credits an account a
+// reversal took below zero is not refused. Reversals are not held to the rules.
+// Acquirer receivable, cash drawer, settlement and suspense are free. A refusal is a
+// Declined outcome with ErrInsufficientFunds, remembered under the key.
 //
 // # Storage
 //

@@ -218,6 +218,17 @@ func TestReversal(t *testing.T) {
 	if o := submit(t, s, cmdOf("payout2", move(provider, settle, 1))); o.Status != Declined || !errors.Is(o.Reason, ErrInsufficientFunds) {
 		t.Fatalf("payout from a negative payable = %+v, want ErrInsufficientFunds", o)
 	}
+	// A payment smaller than the debt still posts: it credits the payable (towards
+	// zero); only net debits are held to the rule.
+	if o := submit(t, s, cmdOf("pay3", payment(after.Debits-after.Credits-1, 0, "P3"))); o.Status != Committed {
+		t.Fatalf("payment to a provider that owes the hub = %+v, want committed", o)
+	}
+	if b := s.Balance(provider, 944); b.Credits-b.Debits != -1 {
+		t.Fatalf("provider payable %+v, want -1", b)
+	}
+	if o := submit(t, s, cmdOf("payout3", move(provider, settle, 1))); o.Status != Declined {
+		t.Fatalf("payout from a negative payable = %+v, want declined", o)
+	}
 	mustVerify(t, s)
 }
 

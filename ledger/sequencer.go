@@ -302,7 +302,10 @@ func (q *sequencer) check(ps []Posting, rules bool) error {
 		}
 	}
 	for _, d := range q.deltas {
-		if rules && !allowed(d.a.kind, d.a.bal.Debits+d.dr, d.a.bal.Credits+d.cr) {
+		// Only a net debit is held to the rule: a transfer that credits an account a
+		// reversal took below zero (a payment to a provider that owes the hub) brings it
+		// back towards zero and is not refused for leaving it below.
+		if rules && d.dr > d.cr && !allowed(d.a.kind, d.a.bal.Debits+d.dr, d.a.bal.Credits+d.cr) {
 			return ErrInsufficientFunds
 		}
 	}
@@ -311,7 +314,8 @@ func (q *sequencer) check(ps []Posting, rules bool) error {
 
 // allowed is the balance rule of an account kind. Credit-normal accounts that hold
 // money owed to others (provider payable, subscriber advances) and commission income
-// may not go negative: their debits may not exceed their credits. The others are free.
+// may not go negative: their debits may not exceed their credits (checked for a
+// transfer that debits the account, net). The others are free.
 func allowed(k AccountKind, debits, credits int64) bool {
 	switch k {
 	case KindProviderPayable, KindCommissionIncome, KindSubscriberAdvances:

@@ -113,8 +113,13 @@ type ProviderPosition struct {
 	RegisterID                string
 	Count                     int   // register entries
 	Paid, Reversed            int64 // payments, and late reversals (positive); Total = Paid − Reversed
-	Total, Commission, Payout int64
-	Transfer                  ledger.TransferID // the payout transfer (0 when Payout is 0)
+	Total, Commission, Payout int64 // the register's figures: Payout = Total − Commission (may be < 0)
+	// CarriedIn is the provider's balance carried from earlier days (≤ 0: what it owes
+	// the hub after a negative payout); PaidOut = max(0, Payout + CarriedIn) is what the
+	// payout transfer moves; CarriedOut = min(0, Payout + CarriedIn) stays on the
+	// provider payable for its next payout.
+	CarriedIn, PaidOut, CarriedOut int64
+	Transfer                       ledger.TransferID // the payout transfer (0 when PaidOut is 0)
 }
 
 // AcquirerPosition is what one acquirer (or, for cash without an institution, one
@@ -289,19 +294,25 @@ type day struct {
 	sameDay   int
 	buf       []byte
 	tf        timeFmt
-	transfers interface {
-		Transfer(ledger.TransferID) (ledger.Transfer, bool, error)
-	}
+	transfers transferReader // nil: the ledger cannot read transfers
+	lookup    ledger.Ledger  // the ledger transfers belongs to (outcomes are looked up there)
+}
+
+type transferReader interface {
+	Transfer(ledger.TransferID) (ledger.Transfer, bool, error)
 }
 
 func newDay(deps Deps, opts *Options, workDir string) *day {
 	d := &day{deps: deps, opts: opts, reg: deps.Core.Registry(), secs: newSections(workDir, opts.MemoryBudget),
 		provs: map[string]*provAgg{}, parties: map[partyKey]*partyAgg{}, banks: map[string]map[string]*bankAgg{},
 		inst: map[string]*tally{}, terms: map[string]*tally{}, tf: timeFmt{loc: opts.Location}}
-	if t, ok := deps.Ledger.(interface {
-		Transfer(ledger.TransferID) (ledger.Transfer, bool, error)
-	}); ok {
-		d.transfers = t
+	// The transfer reader: the ledger's own, or, when Deps.Ledger is a wrapper without
+	// it (GatedLedger), the core's store; outcomes are looked up in the same store.
+	for _, l := range []ledger.Ledger{deps.Ledger, deps.Core.Ledger()} {
+		if t, ok := l.(transferReader); ok {
+			d.transfers, d.lookup = t, l
+			break
+		}
 	}
 	return d
 }
@@ -471,7 +482,10 @@ func accountsOf(as []billpay.Allocation, p string) []string {
 }
 
 // split returns each provider's part of a payment and the hub's commission on it, as
-// billpay posted them: one commission per provider part (billpay commitPayment).
+// billpay posted them: one commission per provider part (billpay commitPayment). For
+// one provider it is the record's commission; for several it is read from the
+// payment's ledger transfer (each provider payable's credit is its part less its
+// commission), never recomputed from the agreements, which may have changed since.
 func (d *day) split(ctx context.Context, p *billpay.ClearingPayment) ([]part, error) {
 	var parts []part
 	var sum int64
@@ -491,26 +505,17 @@ func (d *day) split(ctx context.Context, p *billpay.ClearingPayment) ([]part, er
 		parts[0].fee = p.Commission
 		return parts, nil
 	}
-	// Several providers: recompute each one's commission by its agreement; when the
-	// agreements changed since, read the split from the payment's ledger transfer.
-	var fees int64
-	for i := range parts {
-		if prov, ok := d.reg.Provider(parts[i].provider); ok {
-			parts[i].fee = prov.Commission.Of(parts[i].amount)
-		}
-		fees += parts[i].fee
-	}
-	if fees == p.Commission {
-		return parts, nil
-	}
 	return d.splitFromLedger(ctx, p, parts)
 }
 
+// splitFromLedger reads each provider's commission on a payment of several providers
+// from the payment's ledger transfer. Without a transfer reader the split is refused
+// (a guess from today's agreements could pay a provider another's commission).
 func (d *day) splitFromLedger(ctx context.Context, p *billpay.ClearingPayment, parts []part) ([]part, error) {
 	if d.transfers == nil {
-		return nil, fmt.Errorf("clearing: payment %s: cannot split its commission %d between providers (no transfer reader)", p.Receipt, p.Commission)
+		return nil, fmt.Errorf("clearing: payment %s pays %d providers and the ledger cannot read its transfer (no Transfer method): cannot split its commission %d", p.Receipt, len(parts), p.Commission)
 	}
-	out, ok, err := d.deps.Ledger.Lookup(ctx, p.Key)
+	out, ok, err := d.lookup.Lookup(ctx, p.Key)
 	if err != nil || !ok {
 		return nil, fmt.Errorf("clearing: payment %s: its ledger outcome: %v (found %v)", p.Receipt, err, ok)
 	}
@@ -526,6 +531,7 @@ func (d *day) splitFromLedger(ctx context.Context, p *billpay.ClearingPayment, p
 				net += ps.Amount
 			}
 		}
+		// No credit: the commission took the whole part (billpay posts none when net ≤ 0).
 		parts[i].fee = parts[i].amount - net
 		fees += parts[i].fee
 	}
@@ -546,6 +552,14 @@ func (d *day) positions() (*Result, error) {
 		pp := ProviderPosition{Provider: code, Currency: a.prov.Currency, Digits: a.prov.MinorDigits,
 			RegisterID: registerID(code, d.opts.Date), Count: a.count, Paid: a.paid, Reversed: a.reversed, Total: a.total, Commission: a.commission,
 			Payout: a.total - a.commission}
+		// A negative payout is not collected from the provider: it stays on its payable
+		// and is netted into its next payouts (recorded by post, read here).
+		carry, err := d.deps.Core.ClearingCarry(code, pp.Currency, d.opts.Date)
+		if err != nil {
+			return nil, fmt.Errorf("clearing %s: provider %s: its carried balance: %w", isoDate(d.opts.Date), code, err)
+		}
+		pp.CarriedIn = carry
+		pp.PaidOut, pp.CarriedOut = max(0, pp.Payout+carry), min(0, pp.Payout+carry)
 		res.Providers = append(res.Providers, pp)
 		net[pp.Currency] -= pp.Payout
 		com[pp.Currency] += pp.Commission
@@ -576,71 +590,111 @@ func (d *day) positions() (*Result, error) {
 	return res, nil
 }
 
+// ErrPayableShort: a provider's payable holds less than its payout (a reversal posted
+// after the day took it); nothing was posted, and the run can be repeated once the
+// payable covers the payout.
+var ErrPayableShort = errors.New("clearing: a provider payable holds less than its payout")
+
 // post posts the day's settlement through the ledger: per acquirer, the money it owes
 // moves from its receivable (or the cash drawer) to the hub's settlement account
-// (CodeSettlement); per provider, its payout moves from its payable to the settlement
-// account (CodePayout). Each is one command under the key clr/<kind>/<date>/...; a
-// re-run meets the stored outcomes and posts nothing.
+// (CodeSettlement); per provider, its payout net of its carried balance (PaidOut) moves
+// from its payable to the settlement account (CodePayout), in one command with the
+// record of the balance it carries on (when that changed). A negative payout posts
+// nothing: it stays on the payable. Each is one command under the key
+// clr/<kind>/<date>/...; a re-run meets the stored outcomes and posts nothing.
+//
+// Only a payout can be declined (a provider payable may not go negative), and a
+// decline is remembered under its key. So every payout not yet posted is first checked
+// against its payable's balance, and nothing at all is posted when one falls short;
+// and a payout declined all the same (a reversal racing the check) is retried by the
+// next run under a successor key (key#2, …), so the day is never blocked by it.
 func (d *day) post(ctx context.Context, res *Result) error {
 	settlement := ledger.AccountID{Kind: ledger.KindSettlement}
 	date := strconv.FormatUint(uint64(d.opts.Date), 10)
-	submit := func(key string, code ledger.Code, party ledger.AccountID, cur uint16, amount int64, partyPays bool) (ledger.TransferID, bool, error) {
-		dr, cr := settlement, party
-		if !partyPays {
-			dr, cr = party, settlement
-		}
-		if amount < 0 {
-			dr, cr, amount = cr, dr, -amount
-		}
-		c := ledger.Currency(cur)
-		t := &ledger.Transfer{Code: code, Refs: ledger.Refs{PaymentID: "CLR-" + date}, Postings: []ledger.Posting{
-			{Account: dr, Side: ledger.Debit, Amount: amount, Currency: c},
-			{Account: cr, Side: ledger.Credit, Amount: amount, Currency: c}}}
+	command := func(key string, code ledger.Code, party ledger.AccountID, cur uint16, amount int64, partyPays bool, writes []ledger.Write) *ledger.Command {
 		h := sha256.New()
 		h.Write([]byte(key))
-		for _, p := range t.Postings {
-			h.Write([]byte{byte(p.Account.Kind), byte(p.Side)})
-			h.Write([]byte(p.Account.Owner))
-			h.Write(binary.BigEndian.AppendUint64([]byte{0}, uint64(p.Amount)))
+		cmd := &ledger.Command{Writes: writes}
+		if amount != 0 {
+			dr, cr := settlement, party
+			if !partyPays {
+				dr, cr = party, settlement
+			}
+			if amount < 0 {
+				dr, cr, amount = cr, dr, -amount
+			}
+			c := ledger.Currency(cur)
+			cmd.Transfer = &ledger.Transfer{Code: code, Refs: ledger.Refs{PaymentID: "CLR-" + date}, Postings: []ledger.Posting{
+				{Account: dr, Side: ledger.Debit, Amount: amount, Currency: c},
+				{Account: cr, Side: ledger.Credit, Amount: amount, Currency: c}}}
+			for _, p := range cmd.Transfer.Postings {
+				h.Write([]byte{byte(p.Account.Kind), byte(p.Side)})
+				h.Write([]byte(p.Account.Owner))
+				h.Write(binary.BigEndian.AppendUint64([]byte{0}, uint64(p.Amount)))
+			}
 		}
-		var hash [32]byte
-		h.Sum(hash[:0])
-		out, err := d.deps.Ledger.Submit(ctx, &ledger.Command{Key: []byte(key), RequestHash: hash, Transfer: t})
-		if errors.Is(err, ledger.ErrConflict) {
-			return 0, false, fmt.Errorf("%w: %s (settlement %s)", ErrChanged, isoDate(d.opts.Date), key)
+		// Writes are hashed only when present: a command without them hashes as before.
+		for _, w := range writes {
+			h.Write([]byte("\x00write"))
+			h.Write(binary.BigEndian.AppendUint32(nil, uint32(len(w.Key))))
+			h.Write(w.Key)
+			h.Write(w.Value)
 		}
-		if err != nil {
-			return 0, false, fmt.Errorf("clearing: settlement %s: %w", key, err)
-		}
-		if out.Status != ledger.Committed {
-			return 0, false, fmt.Errorf("clearing: settlement %s declined: %v", key, out.Reason)
-		}
-		return out.TransferID, out.Duplicate, nil
+		h.Sum(cmd.RequestHash[:0])
+		return cmd
 	}
 	// Submitted side by side: the sequencer commits them in a few groups.
 	type job struct {
-		key    string
-		code   ledger.Code
-		party  ledger.AccountID
-		cur    uint16
-		amount int64
-		pays   bool
-		id     *ledger.TransferID
+		key     string
+		cmd     *ledger.Command
+		id      *ledger.TransferID
+		payable ledger.AccountID // payouts: the payable the ledger holds to its balance
+		cur     uint16
+		amount  int64 // payouts: PaidOut
 	}
 	var jobs []job
 	for i := range res.Acquirers {
 		a := &res.Acquirers[i]
 		if a.Owes != 0 {
-			jobs = append(jobs, job{fmt.Sprintf("clr/set/%s/%d/%d/%s", date, a.Currency, a.Kind, a.Owner), ledger.CodeSettlement,
-				ledger.AccountID{Kind: a.Kind, Owner: a.Owner}, a.Currency, a.Owes, true, &a.Transfer})
+			party := ledger.AccountID{Kind: a.Kind, Owner: a.Owner}
+			key := fmt.Sprintf("clr/set/%s/%d/%d/%s", date, a.Currency, a.Kind, a.Owner)
+			jobs = append(jobs, job{key: key, cmd: command(key, ledger.CodeSettlement, party, a.Currency, a.Owes, true, nil), id: &a.Transfer})
 		}
 	}
 	for i := range res.Providers {
 		p := &res.Providers[i]
-		if p.Payout != 0 {
-			jobs = append(jobs, job{fmt.Sprintf("clr/pay/%s/%d/%s", date, p.Currency, p.Provider), ledger.CodePayout,
-				ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: p.Provider}, p.Currency, p.Payout, false, &p.Transfer})
+		var writes []ledger.Write
+		if p.CarriedOut != p.CarriedIn {
+			writes = []ledger.Write{billpay.ClearingCarryWrite(p.Provider, p.Currency, d.opts.Date, p.CarriedOut)}
 		}
+		if p.PaidOut == 0 && writes == nil {
+			continue
+		}
+		payable := ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: p.Provider}
+		key := fmt.Sprintf("clr/pay/%s/%d/%s", date, p.Currency, p.Provider)
+		jobs = append(jobs, job{key: key, cmd: command(key, ledger.CodePayout, payable, p.Currency, p.PaidOut, false, writes),
+			id: &p.Transfer, payable: payable, cur: p.Currency, amount: p.PaidOut})
+	}
+	// Each command's key (a successor when an earlier run's command was declined), and
+	// the payouts not yet posted checked against their payables, before posting any.
+	var short []error
+	for i := range jobs {
+		j := &jobs[i]
+		key, found, err := d.settlementKey(ctx, j.key)
+		if err != nil {
+			return err
+		}
+		j.cmd.Key = []byte(key)
+		if !found && j.amount > 0 {
+			if b := d.deps.Ledger.Balance(j.payable, ledger.Currency(j.cur)); b.Credits-b.Debits < j.amount {
+				short = append(short, fmt.Errorf("%w: %s: %s holds %s of its payout %s (nothing posted; clear the day again once its payable covers it)",
+					ErrPayableShort, isoDate(d.opts.Date), j.payable.Owner,
+					appendAmount(nil, b.Credits-b.Debits, d.currencyDigits(j.cur)), appendAmount(nil, j.amount, d.currencyDigits(j.cur))))
+			}
+		}
+	}
+	if len(short) > 0 {
+		return errors.Join(short...)
 	}
 	var mu sync.Mutex
 	var errs []error
@@ -651,23 +705,51 @@ func (d *day) post(ctx context.Context, res *Result) error {
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			id, dup, err := submit(j.key, j.code, j.party, j.cur, j.amount, j.pays)
+			out, err := d.deps.Ledger.Submit(ctx, j.cmd)
+			switch {
+			case errors.Is(err, ledger.ErrConflict):
+				err = fmt.Errorf("%w: %s (settlement %s)", ErrChanged, isoDate(d.opts.Date), j.cmd.Key)
+			case err != nil:
+				err = fmt.Errorf("clearing: settlement %s: %w", j.cmd.Key, err)
+			case out.Status != ledger.Committed:
+				err = fmt.Errorf("clearing: settlement %s declined (nothing posted; a re-run retries it): %v", j.cmd.Key, out.Reason)
+			}
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
 				errs = append(errs, err)
 				return
 			}
-			*j.id = id
-			if dup {
+			*j.id = out.TransferID
+			switch {
+			case j.cmd.Transfer == nil: // a carried balance recorded, no transfer
+			case out.Duplicate:
 				res.Existing++
-			} else {
+			default:
 				res.Posted++
 			}
 		}()
 	}
 	wg.Wait()
 	return errors.Join(errs...)
+}
+
+// settlementKey returns the key a settlement command is submitted under: key, or,
+// when an earlier run's command under it was declined (nothing posted; the decline is
+// remembered under the key), the first of key#2, key#3, … that holds no decline.
+// found: a command was already decided under the key returned.
+func (d *day) settlementKey(ctx context.Context, key string) (string, bool, error) {
+	k := key
+	for n := 2; ; n++ {
+		out, ok, err := d.deps.Ledger.Lookup(ctx, []byte(k))
+		if err != nil {
+			return "", false, fmt.Errorf("clearing: settlement %s: %w", k, err)
+		}
+		if !ok || out.Status != ledger.Declined {
+			return k, ok, nil
+		}
+		k = key + "#" + strconv.Itoa(n)
+	}
 }
 
 // postParallel bounds the settlement commands in flight at once.

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 
@@ -16,38 +17,50 @@ import (
 )
 
 // A payment by registration code that pays two providers: each gets its part in its
-// register with its own commission, also after the commission agreements changed
-// (the split then comes from the payment's ledger transfer).
+// register with the commission billpay posted for that part, whatever happened to the
+// agreements since (the split comes from the payment's ledger transfer). Swapped
+// agreements keep the recomputed total and used to swap the split: a payout was
+// declined and the half-settled day could not be cleared again (ErrChanged).
 func TestMultiProviderPayment(t *testing.T) {
-	for _, changed := range []bool{false, true} {
-		name := "same agreements"
-		if changed {
-			name = "agreements changed before clearing"
-		}
-		t.Run(name, func(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		bak       int64                                              // BAKTELECOM's part; AZERISIQ's is 30.00
+		change    func(*billpay.Registry) (*billpay.Registry, error) // before clearing; nil: none
+		azFee     int64                                              // 1 % of 30.00
+		bakFee    int64                                              // 0.5 %
+		azPayout  int64
+		bakPayout int64
+	}{
+		{"same agreements", 1100, nil, 30, 6, 2970, 1094}, // 0.055 → 0.06
+		{"AZERISIQ's agreement raised", 1100, func(reg *billpay.Registry) (*billpay.Registry, error) {
+			az, _ := reg.Provider("AZERISIQ")
+			cp := *az
+			cp.Commission = billpay.Commission{PercentE4: 20000}
+			return reg.With(cp)
+		}, 30, 6, 2970, 1094},
+		{"agreements swapped, same total", 3000, swapAgreements, 30, 15, 2970, 2985},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
 			ctx := context.Background()
 			e := newEnv(t, vfs.NewMem(), "db")
 			e.debts("AZERISIQ", map[string][]string{"1000000001": {"ELEC:30.00"}})
-			e.debts("BAKTELECOM", map[string][]string{"2000000001": {"PHONE:11.00"}})
+			e.debts("BAKTELECOM", map[string][]string{"2000000001": {"PHONE:30.00"}})
 			sub, err := e.core.Register(ctx, billpay.SubscriberRequest{Name: "Two Providers",
 				Accounts: []billpay.AccountRef{{Provider: "AZERISIQ", Account: "1000000001"}, {Provider: "BAKTELECOM", Account: "2000000001"}}})
 			if err != nil {
 				t.Fatal(err)
 			}
-			p, err := e.core.Pay(ctx, billpay.PaymentRequest{Key: []byte("both"), Target: billpay.Target{RegCode: sub.Code}, Amount: 4100,
+			p, err := e.core.Pay(ctx, billpay.PaymentRequest{Key: []byte("both"), Target: billpay.Target{RegCode: sub.Code}, Amount: 3000 + tc.bak,
 				Currency: 944, Channel: billpay.ChannelWeb, Method: billpay.MethodCard, Acquirer: "KAPITAL"})
 			if err != nil {
 				t.Fatal(err)
 			}
-			if p.Commission != 30+6 { // 1 % of 30.00; 0.5 % of 11.00 = 0.055 → 0.06
-				t.Fatalf("commission %d", p.Commission)
+			if p.Commission != tc.azFee+tc.bakFee {
+				t.Fatalf("commission %d, want %d", p.Commission, tc.azFee+tc.bakFee)
 			}
-			if changed {
-				reg := e.core.Registry()
-				az, _ := reg.Provider("AZERISIQ")
-				cp := *az
-				cp.Commission = billpay.Commission{PercentE4: 20000}
-				nr, err := reg.With(cp)
+			orig := e.core.Registry()
+			if tc.change != nil {
+				nr, err := tc.change(orig)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -59,10 +72,10 @@ func TestMultiProviderPayment(t *testing.T) {
 			for _, pp := range r.Providers {
 				got[pp.Provider] = pp
 			}
-			if az := got["AZERISIQ"]; az.Total != 3000 || az.Commission != 30 || az.Payout != 2970 {
+			if az := got["AZERISIQ"]; az.Total != 3000 || az.Commission != tc.azFee || az.Payout != tc.azPayout {
 				t.Errorf("AZERISIQ %+v", az)
 			}
-			if bt := got["BAKTELECOM"]; bt.Total != 1100 || bt.Commission != 6 || bt.Payout != 1094 {
+			if bt := got["BAKTELECOM"]; bt.Total != tc.bak || bt.Commission != tc.bakFee || bt.Payout != tc.bakPayout {
 				t.Errorf("BAKTELECOM %+v", bt)
 			}
 			for _, pr := range []string{"AZERISIQ", "BAKTELECOM"} {
@@ -71,8 +84,31 @@ func TestMultiProviderPayment(t *testing.T) {
 				}
 			}
 			checkPositionsSumZero(t, r)
+			// The agreements back as they were: a re-run finds the same figures.
+			first := readDay(t, r.Dir)
+			e.core.SetRegistry(orig)
+			again, err := Run(ctx, Deps{Core: e.core}, Options{Date: 20261101, Dir: e.root, Location: baku})
+			if err != nil {
+				t.Fatalf("re-run: %v", err)
+			}
+			if again.Posted != 0 || !sameFiles(readDay(t, again.Dir), first) {
+				t.Errorf("re-run posted %d (want 0) or wrote other files", again.Posted)
+			}
 		})
 	}
+}
+
+// swapAgreements swaps the commission agreements of AZERISIQ (1 %) and BAKTELECOM (0.5 %).
+func swapAgreements(reg *billpay.Registry) (*billpay.Registry, error) {
+	az, _ := reg.Provider("AZERISIQ")
+	bt, _ := reg.Provider("BAKTELECOM")
+	a2, b2 := *az, *bt
+	a2.Commission, b2.Commission = bt.Commission, az.Commission
+	nr, err := reg.With(a2)
+	if err != nil {
+		return nil, err
+	}
+	return nr.With(b2)
 }
 
 // A re-run that finds other figures than the settlement already posted refuses
@@ -310,16 +346,157 @@ func TestLateReversalAnyAge(t *testing.T) {
 				if az := res.Providers[slices.IndexFunc(res.Providers, func(pp ProviderPosition) bool { return pp.Provider == "AZERSU" })]; az.Reversed != 1000 || az.Payout != -990 {
 					t.Errorf("AZERSU position %+v, want reversed 10.00, payout -9.90", az)
 				}
-				// Both days settled: the acquirer and the provider are back where they were.
-				for _, a := range []ledger.AccountID{{Kind: ledger.KindAcquirerReceivable, Owner: "KAPITAL"}, {Kind: ledger.KindProviderPayable, Owner: "AZERSU"}} {
-					if b := e.st.Balance(a, 944); b.Debits != b.Credits {
-						t.Errorf("%v after both days settled: debits %d, credits %d", a, b.Debits, b.Credits)
-					}
+				// Both days settled: the acquirer is back where it was; the provider, paid
+				// out 9.90 on the first day, owes it back: its payable carries −9.90 into
+				// its next payouts (TestNegativePayoutCarried).
+				if b := e.st.Balance(ledger.AccountID{Kind: ledger.KindAcquirerReceivable, Owner: "KAPITAL"}, 944); b.Debits != b.Credits {
+					t.Errorf("KAPITAL after both days settled: debits %d, credits %d", b.Debits, b.Credits)
+				}
+				if b := e.st.Balance(ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: "AZERSU"}, 944); b.Credits-b.Debits != -990 {
+					t.Errorf("AZERSU payable after both days settled: debits %d, credits %d, want −9.90 carried", b.Debits, b.Credits)
 				}
 			}
 			again := e.run(tc.reversed, nil)
 			if again.Posted != 0 || !sameFiles(readDay(t, again.Dir), files) {
 				t.Errorf("re-run posted %d and wrote other files", again.Posted)
+			}
+		})
+	}
+}
+
+// A late reversal of a payment already paid out makes the provider's day negative.
+// That is not collected from the provider (nor posted as if it had been): it stays on
+// its payable and is netted into its next payouts, paid = max(0, the day's payout + the
+// carried balance). The payout file pays only what is left (the remittance text names
+// the balance netted), positions.csv shows the carried balances in memo rows after the
+// total, and every day re-runs to the same files.
+func TestNegativePayoutCarried(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t, vfs.NewMem(), "db")
+	e.debts("AZERSU", map[string][]string{"7000000001": {"WATER:100.00"}})
+	card := func(key string, amount int64) func() {
+		return func() {
+			e.pay(pay{key: key, provider: "AZERSU", account: "7000000001", amount: amount, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
+		}
+	}
+	days := []struct {
+		date    ledger.Date
+		do      func()
+		paid    string   // AZERSU's credit transfer in payout.xml; "" none
+		memo    []string // positions.csv's memo rows
+		payable int64    // AZERSU's payable after the day's settlement (credits − debits)
+	}{
+		{20261101, card("p1", 1500), "14.85", nil, 0},
+		{20261102, func() { e.reverse("r1", "p1", false) }, "", []string{"carried-out,AZERSU,AZN,,,,,14.85,,REG-AZERSU-20261102"}, -1485},
+		{20261103, card("p2", 1000), "", []string{"carried-in,AZERSU,AZN,,,,,14.85,,REG-AZERSU-20261103",
+			"carried-out,AZERSU,AZN,,,,,4.95,,REG-AZERSU-20261103"}, -495},
+		{20261104, card("p3", 1500), "9.90", []string{"carried-in,AZERSU,AZN,,,,,4.95,,REG-AZERSU-20261104"}, 0},
+		{20261105, card("p4", 500), "4.95", nil, 0},
+	}
+	files := map[ledger.Date]map[string][]byte{}
+	for _, d := range days {
+		d.do()
+		e.cutover(addDays(d.date, 1))
+		r := e.run(d.date, nil)
+		checkPositionsSumZero(t, r)
+		f := readDay(t, r.Dir)
+		files[d.date] = f
+		pain := string(f[payoutName])
+		if d.paid == "" && strings.Contains(pain, "AZERSU") {
+			t.Errorf("%d: AZERSU paid out:\n%s", d.date, pain)
+		}
+		if d.paid != "" && !strings.Contains(pain, `<InstdAmt Ccy="AZN">`+d.paid+`</InstdAmt>`) {
+			t.Errorf("%d: AZERSU not paid %s:\n%s", d.date, d.paid, pain)
+		}
+		var memo []string
+		for _, l := range strings.Split(string(f["positions.csv"]), "\n") {
+			if strings.HasPrefix(l, "carried-") {
+				memo = append(memo, l)
+			}
+		}
+		if strings.Join(memo, "\n") != strings.Join(d.memo, "\n") {
+			t.Errorf("%d: memo rows\n%s\nwant\n%s\n%s", d.date, strings.Join(memo, "\n"), strings.Join(d.memo, "\n"), f["positions.csv"])
+		}
+		b := e.st.Balance(ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: "AZERSU"}, 944)
+		set := e.st.Balance(ledger.AccountID{Kind: ledger.KindSettlement}, 944)
+		com := e.st.Balance(ledger.AccountID{Kind: ledger.KindCommissionIncome}, 944)
+		if b.Credits-b.Debits != d.payable {
+			t.Errorf("%d: AZERSU payable %d, want %d", d.date, b.Credits-b.Debits, d.payable)
+		}
+		// What the hub holds is its commission less what the provider still owes it.
+		if set.Debits-set.Credits != com.Credits-com.Debits+d.payable {
+			t.Errorf("%d: settlement %d, commission %d, payable %d", d.date, set.Debits-set.Credits, com.Credits-com.Debits, d.payable)
+		}
+	}
+	if pain := string(files[20261104][payoutName]); !strings.Contains(pain, "commission 0.15, carried -4.95</Ustrd>") {
+		t.Errorf("the remittance text does not name the balance netted:\n%s", pain)
+	}
+	for _, d := range days {
+		r, err := Run(ctx, Deps{Core: e.core}, Options{Date: d.date, Dir: e.root, Location: baku})
+		if err != nil {
+			t.Fatalf("re-run of %d: %v", d.date, err)
+		}
+		if r.Posted != 0 || !sameFiles(readDay(t, r.Dir), files[d.date]) {
+			t.Errorf("re-run of %d posted %d (want 0) or wrote other files", d.date, r.Posted)
+		}
+	}
+	if rep, err := e.st.Verify(); err != nil {
+		t.Fatalf("ledger verify: %v\n%s", err, rep.String())
+	}
+}
+
+// A settlement cannot be left half-posted in a way that blocks the day. A payout its
+// payable cannot cover (a late reversal posted before the day was cleared) refuses the
+// run before anything is posted; and a payout declined all the same (here: a decline
+// already stored under its key, as a reversal racing the check would leave) is retried
+// under a successor key.
+func TestSettlementNotBlockedByDecline(t *testing.T) {
+	payable := ledger.AccountID{Kind: ledger.KindProviderPayable, Owner: "AZERSU"}
+	for _, tc := range []struct {
+		name  string
+		setup func(e *env) // on 2026-11-02, before 2026-11-01 is cleared
+		short bool         // the first run is refused with ErrPayableShort
+	}{
+		{"payable short", func(e *env) { e.reverse("r1", "p1", false) }, true},
+		{"payout declined earlier", func(e *env) {
+			out, err := e.st.Submit(context.Background(), &ledger.Command{Key: []byte("clr/pay/20261101/944/AZERSU"),
+				Transfer: &ledger.Transfer{Code: ledger.CodePayout, Postings: []ledger.Posting{
+					{Account: payable, Side: ledger.Debit, Amount: 100000, Currency: 944},
+					{Account: ledger.AccountID{Kind: ledger.KindSettlement}, Side: ledger.Credit, Amount: 100000, Currency: 944}}}})
+			if err != nil || out.Status != ledger.Declined {
+				t.Fatalf("setting up a declined payout: %+v, %v", out, err)
+			}
+		}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t, vfs.NewMem(), "db")
+			e.debts("AZERSU", map[string][]string{"7000000001": {"WATER:100.00"}})
+			e.pay(pay{key: "p1", provider: "AZERSU", account: "7000000001", amount: 1500, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
+			e.cutover(20261102)
+			tc.setup(e)
+			if tc.short {
+				_, err := Run(ctx, Deps{Core: e.core}, Options{Date: 20261101, Dir: e.root})
+				if !errors.Is(err, ErrPayableShort) {
+					t.Fatalf("payout over the payable: %v, want ErrPayableShort", err)
+				}
+				if s := e.st.Balance(ledger.AccountID{Kind: ledger.KindSettlement}, 944); s.Debits != 0 || s.Credits != 0 {
+					t.Fatalf("a refused run posted: settlement %+v", s)
+				}
+				// New money on the payable: the day clears.
+				e.pay(pay{key: "p2", provider: "AZERSU", account: "7000000001", amount: 2000, channel: billpay.ChannelWeb, method: billpay.MethodCard, acquirer: "KAPITAL"})
+			}
+			r := e.run(20261101, nil)
+			if providerOf(r, "AZERSU").Transfer == 0 || r.Posted != 2 {
+				t.Fatalf("2026-11-01: %+v", r)
+			}
+			if again := e.run(20261101, nil); again.Posted != 0 || again.Existing != 2 || providerOf(again, "AZERSU").Transfer != providerOf(r, "AZERSU").Transfer {
+				t.Errorf("re-run: %+v", again)
+			}
+			e.cutover(20261103)
+			e.run(20261102, nil)
+			if b := e.st.Balance(payable, 944); b.Debits != b.Credits {
+				t.Errorf("AZERSU payable after both days %+v, want 0", b)
 			}
 		})
 	}
@@ -371,6 +548,80 @@ func TestEmptyRegisters(t *testing.T) {
 				if _, ok := files[payoutName]; ok {
 					t.Error("a payout file on a day without payments")
 				}
+			}
+		})
+	}
+}
+
+// providerOf returns provider code's position in r (zero when it has none).
+func providerOf(r *Result, code string) ProviderPosition {
+	for _, p := range r.Providers {
+		if p.Provider == code {
+			return p
+		}
+	}
+	return ProviderPosition{}
+}
+
+// noTransfers is a ledger that cannot read transfers (no Transfer method).
+type noTransfers struct{ ledger.Ledger }
+
+// Where the split of a payment of several providers is read from: the store's transfer,
+// also when Deps.Ledger is a wrapper without Transfer (the core's store is used); a
+// ledger that cannot read transfers at all refuses the day before posting anything
+// rather than guess the split from today's agreements (swapped here before clearing).
+func TestMultiProviderSplitSource(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		wrapped bool // the core itself runs on a ledger without Transfer
+		ok      bool
+	}{
+		{"gated ledger in Deps", false, true},
+		{"no transfer reader", true, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := context.Background()
+			e := newEnv(t, vfs.NewMem(), "db")
+			if tc.wrapped {
+				core, err := billpay.New(billpay.Options{Ledger: noTransfers{e.st}, Registry: billpay.DemoRegistry(),
+					Clock: func() time.Time { return time.Unix(0, e.now.Load()) }})
+				if err != nil {
+					t.Fatal(err)
+				}
+				e.core = core
+			}
+			e.debts("AZERISIQ", map[string][]string{"1000000001": {"ELEC:30.00"}})
+			e.debts("BAKTELECOM", map[string][]string{"2000000001": {"PHONE:30.00"}})
+			sub, err := e.core.Register(ctx, billpay.SubscriberRequest{Name: "Two Providers",
+				Accounts: []billpay.AccountRef{{Provider: "AZERISIQ", Account: "1000000001"}, {Provider: "BAKTELECOM", Account: "2000000001"}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := e.core.Pay(ctx, billpay.PaymentRequest{Key: []byte("both"), Target: billpay.Target{RegCode: sub.Code}, Amount: 6000,
+				Currency: 944, Channel: billpay.ChannelWeb, Method: billpay.MethodCard, Acquirer: "KAPITAL"}); err != nil {
+				t.Fatal(err)
+			}
+			nr, err := swapAgreements(e.core.Registry())
+			if err != nil {
+				t.Fatal(err)
+			}
+			e.core.SetRegistry(nr)
+			e.cutover(20261102)
+			r, err := Run(ctx, Deps{Core: e.core, Ledger: GatedLedger{Ledger: e.core.Ledger(), Core: e.core}}, Options{Date: 20261101, Dir: e.root})
+			if !tc.ok {
+				if err == nil || !strings.Contains(err.Error(), "cannot split") {
+					t.Fatalf("run without a transfer reader: %v", err)
+				}
+				if s := e.st.Balance(ledger.AccountID{Kind: ledger.KindSettlement}, 944); s.Debits != 0 || s.Credits != 0 {
+					t.Fatalf("a refused run posted: settlement %+v", s)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if providerOf(r, "AZERISIQ").Commission != 30 || providerOf(r, "BAKTELECOM").Commission != 15 {
+				t.Errorf("split %+v", r.Providers)
 			}
 		})
 	}

@@ -42,13 +42,15 @@ func (d *day) writeRegister(w io.Writer, pp ProviderPosition, a *provAgg) error 
 }
 
 func hasPayout(res *Result) bool {
-	return slices.ContainsFunc(res.Providers, func(p ProviderPosition) bool { return p.Payout > 0 })
+	return slices.ContainsFunc(res.Providers, func(p ProviderPosition) bool { return p.PaidOut > 0 })
 }
 
 // writePayout writes the ISO 20022 pain.001.001.03 payout file: one PmtInf per currency
 // from the hub's settlement account, one CdtTrfTxInf per provider with a payout above
-// zero (end-to-end id = its register's id). Every identifier and time derives from the
-// date: MsgId BSW-PAYOUT-YYYYMMDD, CreDtTm and ReqdExctnDt the next day.
+// zero once its carried balance is netted (PaidOut; end-to-end id = its register's id;
+// the carried balance netted, if any, in the remittance text). Every identifier and
+// time derives from the date: MsgId BSW-PAYOUT-YYYYMMDD, CreDtTm and ReqdExctnDt the
+// next day.
 func (d *day) writePayout(w io.Writer, res *Result) error {
 	date := uint32(d.opts.Date)
 	next := addDays(d.opts.Date, 1)
@@ -60,12 +62,12 @@ func (d *day) writePayout(w io.Writer, res *Result) error {
 	byCur := map[uint16][]tx{}
 	var n int
 	for _, pp := range res.Providers {
-		if pp.Payout <= 0 {
+		if pp.PaidOut <= 0 {
 			continue
 		}
 		a := d.provs[pp.Provider]
 		if a.prov.IBAN == "" {
-			return fmt.Errorf("clearing: provider %s has a payout of %d but no IBAN", pp.Provider, pp.Payout)
+			return fmt.Errorf("clearing: provider %s has a payout of %d but no IBAN", pp.Provider, pp.PaidOut)
 		}
 		if len(pp.RegisterID) > 35 {
 			return fmt.Errorf("clearing: register id %s is longer than an end-to-end id (35)", pp.RegisterID)
@@ -88,13 +90,13 @@ func (d *day) writePayout(w io.Writer, res *Result) error {
 	var sum int64
 	maxDigits := 0
 	for _, pp := range res.Providers {
-		if pp.Payout > 0 {
+		if pp.PaidOut > 0 {
 			maxDigits = max(maxDigits, pp.Digits)
 		}
 	}
 	for _, pp := range res.Providers {
-		if pp.Payout > 0 {
-			sum += pp.Payout * pow10(maxDigits-pp.Digits)
+		if pp.PaidOut > 0 {
+			sum += pp.PaidOut * pow10(maxDigits-pp.Digits)
 		}
 	}
 	b = append(b, "      <CtrlSum>"...)
@@ -107,7 +109,7 @@ func (d *day) writePayout(w io.Writer, res *Result) error {
 		code := currencyCode(cur)
 		var csum int64
 		for _, t := range txs {
-			csum += t.pp.Payout
+			csum += t.pp.PaidOut
 		}
 		b = append(b, "    <PmtInf>\n"...)
 		b = fmt.Appendf(b, "      <PmtInfId>BSW-PAYOUT-%08d-%s</PmtInfId>\n      <PmtMtd>TRF</PmtMtd>\n      <BtchBookg>false</BtchBookg>\n", date, code)
@@ -136,16 +138,23 @@ func (d *day) writePayout(w io.Writer, res *Result) error {
 			b = append(b, "</EndToEndId>\n        </PmtId>\n        <Amt>\n          <InstdAmt Ccy=\""...)
 			b = append(b, code...)
 			b = append(b, "\">"...)
-			b = appendAmount(b, t.pp.Payout, t.pp.Digits)
+			b = appendAmount(b, t.pp.PaidOut, t.pp.Digits)
 			b = append(b, "</InstdAmt>\n        </Amt>\n        <Cdtr>\n          <Nm>"...)
 			b = appendXML(b, max140(t.name))
 			b = append(b, "</Nm>\n        </Cdtr>\n        <CdtrAcct>\n          <Id>\n            <IBAN>"...)
 			b = appendXML(b, t.iban)
 			b = append(b, "</IBAN>\n          </Id>\n        </CdtrAcct>\n        <RmtInf>\n          <Ustrd>"...)
-			b = fmt.Appendf(b, "%s %s: %d entries, total ", t.pp.RegisterID, isoDate(d.opts.Date), t.pp.Count)
-			b = appendAmount(b, t.pp.Total, t.pp.Digits)
-			b = append(b, ", commission "...)
-			b = appendAmount(b, t.pp.Commission, t.pp.Digits)
+			// The register's figures and, when the payout nets a balance the provider
+			// carried from earlier days (< 0: it owed the hub), that balance.
+			u := fmt.Appendf(nil, "%s %s: %d entries, total ", t.pp.RegisterID, isoDate(d.opts.Date), t.pp.Count)
+			u = appendAmount(u, t.pp.Total, t.pp.Digits)
+			u = append(u, ", commission "...)
+			u = appendAmount(u, t.pp.Commission, t.pp.Digits)
+			if t.pp.CarriedIn != 0 {
+				u = append(u, ", carried "...)
+				u = appendAmount(u, t.pp.CarriedIn, t.pp.Digits)
+			}
+			b = appendXML(b, max140(string(u)))
 			b = append(b, "</Ustrd>\n        </RmtInf>\n      </CdtTrfTxInf>\n"...)
 		}
 		b = append(b, "    </PmtInf>\n"...)
@@ -186,8 +195,9 @@ func (d *day) currencyDigits(cur uint16) int {
 const positionsHeader = "role,party,currency,entries,collected,reversed,commission,position,transfer,register\n"
 
 // writePositions writes the position report: each acquirer (or cash drawer) with what
-// it owes (position > 0), each provider with what it is owed (position < 0), the hub's
-// commission (position < 0) and, per currency, the total (0). transfer is the ledger
+// it owes (position > 0), each provider with what it is owed for the day (position < 0;
+// its register's payout), the hub's commission (position < 0) and, per currency, the
+// total (0), then memo rows of the providers' carried balances. transfer is the ledger
 // transfer that settled the line.
 func (d *day) writePositions(w io.Writer, res *Result) error {
 	b := append([]byte(nil), positionsHeader...)
@@ -254,6 +264,32 @@ func (d *day) writePositions(w io.Writer, res *Result) error {
 		b = fmt.Appendf(b, "total,,%s,,,,,", code)
 		b = appendAmount(b, total, digits)
 		b = append(b, ",,\n"...)
+		// Memo rows, outside the day's total: a provider's balance carried from
+		// earlier days and netted into this day's payout (carried-in), and what it
+		// carries on to its next payout (carried-out); position > 0: the provider owes
+		// the hub. Its payout transfer moves −position(provider) − carried-in +
+		// carried-out.
+		for _, p := range res.Providers {
+			if p.Currency != cur {
+				continue
+			}
+			for _, m := range [...]struct {
+				role string
+				v    int64
+			}{{"carried-in", p.CarriedIn}, {"carried-out", p.CarriedOut}} {
+				if m.v == 0 {
+					continue
+				}
+				b = append(b, m.role...)
+				b = append(b, ',')
+				b = appendCSV(b, p.Provider)
+				b = fmt.Appendf(b, ",%s,,,,,", code)
+				b = appendAmount(b, -m.v, digits)
+				b = append(b, ",,"...)
+				b = appendCSV(b, p.RegisterID)
+				b = append(b, '\n')
+			}
+		}
 	}
 	_, err := w.Write(b)
 	return err
