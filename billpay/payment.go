@@ -217,8 +217,9 @@ func authCode(receipt string) string {
 	return ""
 }
 
-// paymentOf reads the payment named by receipt back from its record, as Pay answered it.
-func (c *Core) paymentOf(receipt string) (*Payment, error) {
+// paymentRecOf reads the record of the payment named by receipt (one a stored outcome
+// names: missing is corrupt).
+func (c *Core) paymentRecOf(receipt string) (*paymentRec, error) {
 	view, err := c.l.View()
 	if err != nil {
 		return nil, err
@@ -231,30 +232,13 @@ func (c *Core) paymentOf(receipt string) (*Payment, error) {
 	if !ok {
 		return nil, fmt.Errorf("billpay: payment record %s of a stored outcome: %w", receipt, errCorrupt)
 	}
-	rec, err := decodePayment(v)
-	if err != nil {
-		return nil, err
-	}
-	return &Payment{Receipt: receipt, AuthCode: authCode(receipt), Amount: rec.Amount, Commission: rec.Commission,
-		Currency: rec.Currency, Allocations: rec.Allocations, Credential: rec.Credential}, nil
+	return decodePayment(v)
 }
 
-// paymentReversed says whether the payment named by receipt has been reversed.
-func (c *Core) paymentReversed(receipt string) (bool, error) {
-	view, err := c.l.View()
-	if err != nil {
-		return false, err
-	}
-	defer view.Close()
-	v, ok, err := view.Get(paymentKey(receipt))
-	if err != nil || !ok {
-		return false, err
-	}
-	rec, err := decodePayment(v)
-	if err != nil {
-		return false, err
-	}
-	return rec.Reversed, nil
+// paymentOf is the payment of rec (receipt), as Pay answered it.
+func paymentOf(receipt string, rec *paymentRec) *Payment {
+	return &Payment{Receipt: receipt, AuthCode: authCode(receipt), Amount: rec.Amount, Commission: rec.Commission,
+		Currency: rec.Currency, Allocations: rec.Allocations, Credential: rec.Credential}
 }
 
 func encodeAllocs(e *enc, as []Allocation) {
@@ -556,21 +540,25 @@ func (c *Core) fromOutcome(out ledger.Outcome, hash [32]byte) (*Payment, error) 
 		return nil, ledgerDecline(out.Reason)
 	}
 	p := r.p
-	if p == nil {
-		if r.receipt == "" {
+	if p == nil || r.kind == resultTopUp {
+		receipt := r.receipt
+		if p != nil {
+			receipt = p.Receipt // format 1 carries the payment; a top-up still needs its record
+		}
+		if receipt == "" {
 			return nil, errCorrupt
 		}
-		if p, err = c.paymentOf(r.receipt); err != nil {
+		rec, err := c.paymentRecOf(receipt)
+		if err != nil {
 			return nil, err
 		}
-	}
-	if r.kind == resultTopUp {
-		// A reversed top-up's money went back: handing its credential out again (a
-		// 0201, an HTTP replay) would let the card be credited for nothing.
-		if reversed, err := c.paymentReversed(p.Receipt); err != nil {
-			return nil, err
-		} else if reversed {
-			return nil, declinef(DeclineAlreadyReversed, "top-up %s was reversed: its credential is void", p.Receipt)
+		if r.kind == resultTopUp && rec.Reversed {
+			// A reversed top-up's money went back: handing its credential out again (a
+			// 0201, an HTTP replay) would let the card be credited for nothing.
+			return nil, declinef(DeclineAlreadyReversed, "top-up %s was reversed: its credential is void", receipt)
+		}
+		if p == nil {
+			p = paymentOf(receipt, rec)
 		}
 	}
 	p.BusinessDate, p.TransferID, p.Duplicate = out.BusinessDate, out.TransferID, out.Duplicate
