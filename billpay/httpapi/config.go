@@ -262,6 +262,11 @@ func (c *Config) defaults() error {
 		if len(cl.Terminal) > 8 {
 			return fmt.Errorf("httpapi: client %s: terminal %q is longer than 8 characters", cl.Name, cl.Terminal)
 		}
+		for _, t := range cl.Terminals {
+			if id := strings.TrimSuffix(t, "*"); id == "" && t != "*" || len(id) > 8 || strings.Contains(id, "*") {
+				return fmt.Errorf("httpapi: client %s: terminals entry %q: a payment point id of 1-8 characters, or a prefix of one followed by *", cl.Name, t)
+			}
+		}
 		if err := key(cl.Key, "client "+cl.Name); err != nil {
 			return err
 		}

@@ -13,7 +13,7 @@ request_timeout: 20s
 timezone: Asia/Baku
 clients:
   - {name: web, key_env: WEB_KEY, channel: WEB, acquirer: WEBPORTAL}
-  - {name: kiosks, key: kiosk-key-0123456, channel: kiosk, acquirer: KIOSKNET, terminal: K0000001}
+  - {name: kiosks, key: kiosk-key-0123456, channel: kiosk, acquirer: KIOSKNET, terminal: K0000001, terminals: ["K*", T0000009]}
 operators:
   - {name: ops, key: operator-key-0123}
 providers:
@@ -29,7 +29,8 @@ func TestParseConfig(t *testing.T) {
 	}
 	if !cfg.RequireTLSForCards || string(cfg.ReceiptKey) != env["RECEIPT_KEY"] || len(cfg.Clients) != 2 || cfg.Clients[0].Key != env["WEB_KEY"] ||
 		cfg.Clients[1].Channel.String() != "KIOSK" || cfg.RequestTimeout != 20*time.Second || cfg.Webhook.MaxBackoff != 5*time.Minute ||
-		cfg.Providers[0].WebhookURL == "" || cfg.Location.String() != "Asia/Baku" {
+		cfg.Providers[0].WebhookURL == "" || cfg.Location.String() != "Asia/Baku" ||
+		!cfg.Clients[1].allowsTerminal("K0000042") || !cfg.Clients[1].allowsTerminal("T0000009") || cfg.Clients[1].allowsTerminal("T0000001") {
 		t.Fatalf("config %+v", cfg)
 	}
 	for _, c := range []struct{ name, edit, want string }{
@@ -39,6 +40,9 @@ func TestParseConfig(t *testing.T) {
 		{"short key", strings.Replace(sampleConfig, "operator-key-0123", "short", 1), "shorter"},
 		{"bad webhook", strings.Replace(sampleConfig, "https://azerisiq.example/notices", "ftp://x", 1), "webhook"},
 		{"shared key", strings.Replace(sampleConfig, "operator-key-0123", "kiosk-key-0123456", 1), "share"},
+		{"empty terminals entry", strings.Replace(sampleConfig, `"K*"`, `""`, 1), "terminals entry"},
+		{"terminals entry too long", strings.Replace(sampleConfig, `"K*"`, `K00000001`, 1), "terminals entry"},
+		{"star inside a terminals entry", strings.Replace(sampleConfig, `"K*"`, `"K*1"`, 1), "terminals entry"},
 	} {
 		if _, err := ParseConfig("http.yaml", []byte(c.edit), func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%s: %v", c.name, err)
